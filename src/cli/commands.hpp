@@ -1,0 +1,16 @@
+// Registration of each group of subcommands (one file per group).
+// Each register_* adds its subcommand(s) with an options struct owned by the
+// callback, and runs the command from the subcommand's callback.
+#pragma once
+
+#include "cli/app.hpp"
+
+namespace gpt2::cli {
+
+void register_tokenizer_commands(CLI::App& app, CliIO& io);   // encode, decode       (cmd_tokenizer.cpp)
+void register_checkpoint_commands(CLI::App& app, CliIO& io);  // verify, info         (cmd_checkpoint.cpp)
+void register_generate_commands(CLI::App& app, CliIO& io);    // generate, sample-unconditional (cmd_generate.cpp)
+void register_download_command(CLI::App& app, CliIO& io);     // download             (cmd_download.cpp)
+void register_bench_command(CLI::App& app, CliIO& io);        // bench                (cmd_bench.cpp)
+
+}  // namespace gpt2::cli
