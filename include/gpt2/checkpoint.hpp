@@ -1,0 +1,66 @@
+// Model directories: finding the checkpoint, loading weights zero-copy with every
+// shape checked, and verifying integrity.
+//
+// A model directory holds hparams.json, the tokenizer files and either
+//   - the released TensorFlow bundle: model.ckpt.index + model.ckpt.data-00000-of-00001
+//   - or a Hugging Face model.safetensors
+// (auto-detected; the TF bundle wins if both are present).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "gpt2/hparams.hpp"
+#include "gpt2/weights.hpp"
+
+namespace gpt2 {
+
+// Which checkpoint format a directory holds. Throws NotFoundError if neither.
+CheckpointFormat detect_checkpoint_format(const std::filesystem::path& model_dir);
+
+struct LoadOptions {
+  // Also check every tensor's crc32c while loading (reads every byte; slow for
+  // big models). Sizes, offsets and shapes are always checked.
+  bool verify_checksums = false;
+};
+
+// Loads hparams.json and the weights of `model_dir`. float32 tensors are
+// memory-mapped in place; float16/bfloat16 are converted to float32.
+// Every shape is checked against hparams; errors name the file and tensor.
+ModelWeights load_model_weights(const std::filesystem::path& model_dir, const LoadOptions& opt = {});
+
+// One problem found by verify_model_dir (a file and what is wrong with it).
+struct VerifyProblem {
+  std::filesystem::path file;
+  std::string tensor;   // empty when the problem is not about one tensor
+  std::string message;  // one line
+};
+
+struct VerifyReport {
+  CheckpointFormat format = CheckpointFormat::kTFBundle;
+  int64_t tensors_checked = 0;
+  int64_t bytes_checked = 0;
+  std::vector<VerifyProblem> problems;
+  bool ok() const { return problems.empty(); }
+};
+
+// Full integrity check of a model directory: hparams.json parses, every file the
+// format needs exists with the right size, every tensor lies within its file,
+// every TF tensor's crc32c matches the index, shapes agree with hparams.
+// Never throws for a bad model (problems are reported); throws only for
+// NotFoundError when the directory itself does not exist.
+VerifyReport verify_model_dir(const std::filesystem::path& model_dir);
+
+// Summary for `gpt2 info`.
+struct ModelInfo {
+  HParams hp;
+  CheckpointFormat format = CheckpointFormat::kTFBundle;
+  int64_t tensor_count = 0;
+  int64_t parameter_count = 0;
+  int64_t bytes_on_disk = 0;  // all files in the directory
+};
+ModelInfo inspect_model_dir(const std::filesystem::path& model_dir);
+
+}  // namespace gpt2

@@ -1,0 +1,73 @@
+// GPT-2 byte-level BPE tokenizer, identical in its ids to OpenAI's released encoder.
+//
+// encode_ordinary() treats all text as ordinary text (so "<|endoftext|>" inside
+// text becomes 5 ordinary tokens, as the released encoder does); encode() with
+// allow_special maps the literal "<|endoftext|>" to its id (50256).
+// The heavy parts (re2, the merge tables) are hidden behind a pimpl.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gpt2 {
+
+using TokenId = int32_t;
+
+class Tokenizer {
+ public:
+  // The released GPT-2 vocabulary, embedded in the binary. Built once, shared.
+  static std::shared_ptr<const Tokenizer> builtin();
+  // From the two released files (encoder.json + vocab.bpe), or HF's
+  // vocab.json + merges.txt (same data). Throws NotFoundError / FormatError.
+  static std::shared_ptr<const Tokenizer> from_files(const std::filesystem::path& encoder_json,
+                                                     const std::filesystem::path& vocab_bpe);
+  // From a model directory: encoder.json|vocab.json and vocab.bpe|merges.txt.
+  static std::shared_ptr<const Tokenizer> from_model_dir(const std::filesystem::path& dir);
+  // From in-memory file contents. `source` names them in error messages.
+  static std::shared_ptr<const Tokenizer> from_strings(std::string_view encoder_json,
+                                                       std::string_view vocab_bpe,
+                                                       const std::string& source);
+
+  ~Tokenizer();
+  Tokenizer(const Tokenizer&) = delete;
+  Tokenizer& operator=(const Tokenizer&) = delete;
+
+  std::vector<TokenId> encode_ordinary(std::string_view text) const;
+  std::vector<TokenId> encode(std::string_view text, bool allow_special) const;
+
+  // Concatenated bytes of the tokens. Throws UsageError for an id outside the vocabulary.
+  std::string decode(const std::vector<TokenId>& ids) const;
+  // The raw bytes of one token (may be an incomplete UTF-8 sequence).
+  const std::string& token_bytes(TokenId id) const;
+
+  TokenId eot_id() const;      // <|endoftext|>, 50256 for GPT-2
+  int64_t vocab_size() const;  // 50257 for GPT-2
+
+ private:
+  struct Impl;
+  explicit Tokenizer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Turns a stream of token ids into text that is always complete UTF-8: bytes of
+// a character split across tokens are held back until the token that completes
+// it arrives. Invalid sequences are passed through unchanged once it is clear
+// they cannot become valid (so no byte is ever lost).
+class StreamDecoder {
+ public:
+  explicit StreamDecoder(std::shared_ptr<const Tokenizer> tok);
+  // Returns the text that is now complete (possibly empty).
+  std::string push(TokenId id);
+  // Returns whatever is still held back (end of stream).
+  std::string flush();
+
+ private:
+  std::shared_ptr<const Tokenizer> tok_;
+  std::string pending_;
+};
+
+}  // namespace gpt2
