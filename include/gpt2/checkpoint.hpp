@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,9 @@ struct LoadOptions {
   // Also check every tensor's crc32c while loading (reads every byte; slow for
   // big models). Sizes, offsets and shapes are always checked.
   bool verify_checksums = false;
+  // Which checkpoint to load when a directory holds both (default: auto-detect,
+  // the TF bundle wins).
+  std::optional<CheckpointFormat> format;
 };
 
 // Loads hparams.json and the weights of `model_dir`. float32 tensors are
@@ -51,16 +55,26 @@ struct VerifyReport {
 // every TF tensor's crc32c matches the index, shapes agree with hparams.
 // Never throws for a bad model (problems are reported); throws only for
 // NotFoundError when the directory itself does not exist.
-VerifyReport verify_model_dir(const std::filesystem::path& model_dir);
+// `format` picks the checkpoint when a directory holds both (default: auto-detect).
+VerifyReport verify_model_dir(const std::filesystem::path& model_dir,
+                              std::optional<CheckpointFormat> format = std::nullopt);
 
 // Summary for `gpt2 info`.
 struct ModelInfo {
   HParams hp;
   CheckpointFormat format = CheckpointFormat::kTFBundle;
-  int64_t tensor_count = 0;
-  int64_t parameter_count = 0;
+  int64_t tensor_count = 0;     // every tensor in the checkpoint file(s)
+  int64_t parameter_count = 0;  // elements of the GPT-2 weights found (mask buffers and a tied lm_head excluded)
   int64_t bytes_on_disk = 0;  // all files in the directory
+  std::string dtype;          // "float32", or e.g. "float16" / "mixed"
+  std::filesystem::path checkpoint_file;  // the TF .index or the .safetensors file
 };
-ModelInfo inspect_model_dir(const std::filesystem::path& model_dir);
+// Reads hparams and the checkpoint's index/header (not the tensor data).
+// Throws NotFoundError / FormatError like loading does.
+ModelInfo inspect_model_dir(const std::filesystem::path& model_dir,
+                            std::optional<CheckpointFormat> format = std::nullopt);
+
+// Parses "tf" / "tf-bundle" / "tensorflow" / "safetensors" / "st". UsageError otherwise.
+CheckpointFormat parse_checkpoint_format(const std::string& s);
 
 }  // namespace gpt2

@@ -24,6 +24,14 @@ struct HParams {
   static HParams from_json(const std::string& text, const std::string& source = "hparams.json");
   // Reads and parses a file; NotFoundError if it does not exist.
   static HParams load(const std::filesystem::path& file);
+  // Parses a Hugging Face GPT-2 config.json: n_embd, n_layer, n_head, vocab_size
+  // and n_positions (or n_ctx). Throws FormatError for missing/bad fields and for
+  // settings this implementation does not support (n_inner != 4*n_embd, an
+  // activation other than the tanh GELU, a model_type other than gpt2).
+  static HParams from_hf_config(const std::string& text, const std::string& source = "config.json");
+  // The hparams of a model directory: its hparams.json if present, else its
+  // Hugging Face config.json. NotFoundError if it has neither.
+  static HParams load_dir(const std::filesystem::path& model_dir);
   // The hparams of a released size (124M, 355M, 774M, 1558M, or an alias).
   // Throws UsageError for any other name.
   static HParams released(const std::string& name);

@@ -57,6 +57,62 @@ HParams HParams::load(const std::filesystem::path& file) {
   return from_json(ss.str(), file.string());
 }
 
+HParams HParams::from_hf_config(const std::string& text, const std::string& source) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(source + ": not valid JSON (" + std::string(e.what()) + ")");
+  }
+  if (!j.is_object()) throw FormatError(source + ": expected a JSON object");
+  auto string_field = [&](const char* name) -> std::string {
+    auto it = j.find(name);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  const std::string model_type = string_field("model_type");
+  if (!model_type.empty() && model_type != "gpt2")
+    throw FormatError(source + ": model_type '" + model_type + "' is not gpt2");
+  const std::string act = string_field("activation_function");
+  if (!act.empty() && act != "gelu_new" && act != "gelu_pytorch_tanh" && act != "gelu_fast")
+    throw FormatError(source + ": activation_function '" + act + "' is not supported (GPT-2 uses gelu_new)");
+  for (const char* required : {"vocab_size", "n_embd", "n_head", "n_layer"})
+    if (!j.contains(required)) throw FormatError(source + ": missing field '" + required + "'");
+  if (!j.contains("n_positions") && !j.contains("n_ctx"))
+    throw FormatError(source + ": missing field 'n_positions' (or 'n_ctx')");
+  // Rename to the hparams.json fields and reuse its checks.
+  nlohmann::json hp = nlohmann::json::object();
+  auto copy = [&](const char* from, const char* to) {
+    auto it = j.find(from);
+    if (it != j.end()) hp[to] = *it;
+  };
+  copy("vocab_size", "n_vocab");
+  copy("n_ctx", "n_ctx");
+  copy("n_positions", "n_ctx");  // the size of wpe; wins over n_ctx
+  copy("n_embd", "n_embd");
+  copy("n_head", "n_head");
+  copy("n_layer", "n_layer");
+  HParams out = from_json(hp.dump(), source);
+  auto inner = j.find("n_inner");
+  if (inner != j.end() && !inner->is_null() &&
+      !(inner->is_number_integer() && inner->get<int64_t>() == 4 * out.n_embd))
+    throw FormatError(source + ": n_inner " + inner->dump() + " is not supported (must be null or 4*n_embd)");
+  return out;
+}
+
+HParams HParams::load_dir(const std::filesystem::path& model_dir) {
+  const auto hparams = model_dir / "hparams.json";
+  if (std::filesystem::exists(hparams)) return load(hparams);
+  const auto config = model_dir / "config.json";
+  if (std::filesystem::exists(config)) {
+    std::ifstream f(config, std::ios::binary);
+    if (!f) throw NotFoundError("cannot open " + config.string());
+    std::ostringstream ss;
+    ss << f.rdbuf();
+    return from_hf_config(ss.str(), config.string());
+  }
+  throw NotFoundError(model_dir.string() + ": no hparams.json (or Hugging Face config.json)");
+}
+
 HParams HParams::released(const std::string& name) {
   const std::string c = canonical_model_name(name);
   HParams hp;  // 124M defaults

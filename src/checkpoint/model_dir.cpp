@@ -1,0 +1,110 @@
+// Format detection and zero-copy loading of a model directory into ModelWeights.
+#include <cstring>
+#include <set>
+
+#include "checkpoint/checkpoint_files.hpp"
+#include "checkpoint/weight_assignment.hpp"
+#include "gpt2/checkpoint.hpp"
+#include "gpt2/crc32c.hpp"
+#include "gpt2/errors.hpp"
+
+namespace gpt2 {
+
+namespace fs = std::filesystem;
+
+std::string to_string(CheckpointFormat f) {
+  return f == CheckpointFormat::kTFBundle ? "tf-bundle" : "safetensors";
+}
+
+CheckpointFormat parse_checkpoint_format(const std::string& s) {
+  if (s == "tf" || s == "tf-bundle" || s == "tensorflow") return CheckpointFormat::kTFBundle;
+  if (s == "safetensors" || s == "st") return CheckpointFormat::kSafetensors;
+  throw UsageError("unknown checkpoint format '" + s + "' (valid: tf-bundle, safetensors)");
+}
+
+CheckpointFormat detect_checkpoint_format(const fs::path& model_dir) {
+  if (fs::exists(detail::tf_index_path(model_dir))) return CheckpointFormat::kTFBundle;
+  if (fs::exists(detail::safetensors_path(model_dir))) return CheckpointFormat::kSafetensors;
+  throw NotFoundError(model_dir.string() + ": no checkpoint (model.ckpt.index or model.safetensors)");
+}
+
+namespace {
+
+// Wraps the tensor's bytes: float32 in place (the tensor keeps the mapping
+// alive), float16/bfloat16 converted to a float32 copy.
+torch::Tensor make_tensor(const detail::TensorRef& t, const std::vector<int64_t>& sizes) {
+  const uint8_t* bytes = t.bytes();
+  if (t.type == detail::ElemType::kF32) {
+    if (reinterpret_cast<uintptr_t>(bytes) % alignof(float) == 0) {
+      std::shared_ptr<const MappedFile> keep = t.file;
+      // Read-only mapping: the model never writes its weights (a write would fault).
+      return torch::from_blob(const_cast<uint8_t*>(bytes), sizes, [keep](void*) {},
+                              torch::TensorOptions().dtype(torch::kFloat32));
+    }
+    // A misaligned float32 tensor (possible in a hand-made file): aligned copy.
+    torch::Tensor out = torch::empty(sizes, torch::kFloat32);
+    std::memcpy(out.data_ptr(), bytes, t.nbytes);
+    return out;
+  }
+  torch::Tensor raw = torch::empty(sizes, t.type == detail::ElemType::kF16 ? torch::kHalf : torch::kBFloat16);
+  std::memcpy(raw.data_ptr(), bytes, t.nbytes);
+  return raw.to(torch::kFloat32);
+}
+
+torch::Tensor& slot_tensor(ModelWeights& w, const detail::Slot& s) {
+  using detail::Field;
+  if (s.layer < 0) {
+    switch (s.field) {
+      case Field::kWte: return w.wte;
+      case Field::kWpe: return w.wpe;
+      case Field::kLnFG: return w.ln_f_g;
+      default: return w.ln_f_b;
+    }
+  }
+  BlockWeights& b = w.blocks[static_cast<size_t>(s.layer)];
+  switch (s.field) {
+    case Field::kLn1G: return b.ln_1_g;
+    case Field::kLn1B: return b.ln_1_b;
+    case Field::kAttnW: return b.attn_w;
+    case Field::kAttnB: return b.attn_b;
+    case Field::kAttnProjW: return b.attn_proj_w;
+    case Field::kAttnProjB: return b.attn_proj_b;
+    case Field::kLn2G: return b.ln_2_g;
+    case Field::kLn2B: return b.ln_2_b;
+    case Field::kFcW: return b.fc_w;
+    case Field::kFcB: return b.fc_b;
+    case Field::kMlpProjW: return b.mlp_proj_w;
+    default: return b.mlp_proj_b;
+  }
+}
+
+}  // namespace
+
+ModelWeights load_model_weights(const fs::path& model_dir, const LoadOptions& opt) {
+  if (!fs::is_directory(model_dir)) throw NotFoundError(model_dir.string() + ": no such model directory");
+  ModelWeights w;
+  w.hp = HParams::load_dir(model_dir);
+  w.format = opt.format ? *opt.format : detect_checkpoint_format(model_dir);
+  const detail::CheckpointFiles ck = detail::open_checkpoint(model_dir, w.format, /*strict=*/true);
+  const detail::Assignment a = detail::assign_tensors(ck, w.hp);
+  if (!a.problems.empty()) {
+    std::string msg = detail::format_problem(a.problems.front());
+    if (a.problems.size() > 1)
+      msg += " (and " + std::to_string(a.problems.size() - 1) + " more problems; run gpt2 verify to list them)";
+    throw FormatError(msg);
+  }
+  w.blocks.resize(static_cast<size_t>(w.hp.n_layer));
+  std::set<const MappedFile*> kept;
+  for (size_t i = 0; i < a.slots.size(); ++i) {
+    const detail::TensorRef& t = *a.slots[i];
+    if (opt.verify_checksums && t.has_crc && crc32c::value(t.bytes(), t.nbytes) != t.crc)
+      throw FormatError(t.file_path.string() + ": tensor '" + t.name + "': crc32c mismatch (corrupt data)");
+    const detail::Slot s = detail::slot_at(static_cast<int64_t>(i));
+    // Canonical layout: TF's [1, in, out] projections drop the leading 1.
+    slot_tensor(w, s) = make_tensor(t, detail::expected_shape(s, w.hp, CheckpointFormat::kSafetensors));
+    if (kept.insert(t.file.get()).second) w.storage.push_back(t.file);
+  }
+  return w;
+}
+
+}  // namespace gpt2

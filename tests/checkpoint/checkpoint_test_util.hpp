@@ -1,0 +1,66 @@
+// Helpers for the checkpoint tests: fixture paths and corrupt copies.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "support/test_support.hpp"
+
+namespace gpt2::test {
+
+inline std::filesystem::path tiny_ref_dir() { return data_dir() / "tiny-ref"; }
+inline std::filesystem::path hf_tiny_dir() { return data_dir() / "hf-tiny-gpt2"; }
+inline std::filesystem::path tf_index_124m_dir() { return data_dir() / "tf-index" / "124M"; }
+inline std::filesystem::path tf_small_dir(const std::string& name) { return data_dir() / "tf-small" / name; }
+
+// Copies the regular files of `from` named in `files` (all if empty) into `to`.
+inline void copy_files(const std::filesystem::path& from, const std::filesystem::path& to,
+                       const std::vector<std::string>& files = {}) {
+  namespace fs = std::filesystem;
+  fs::create_directories(to);
+  for (const auto& e : fs::directory_iterator(from)) {
+    if (!e.is_regular_file()) continue;
+    const std::string name = e.path().filename().string();
+    bool wanted = files.empty();
+    for (const auto& f : files) wanted |= f == name;
+    if (wanted) {
+      fs::copy_file(e.path(), to / name, fs::copy_options::overwrite_existing);
+      fs::permissions(to / name, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::add);
+    }
+  }
+}
+
+// A TF-only copy of tiny-ref (hparams.json + bundle).
+inline void copy_tiny_tf(const std::filesystem::path& to) {
+  copy_files(tiny_ref_dir(), to, {"hparams.json", "checkpoint", "model.ckpt.index", "model.ckpt.data-00000-of-00001"});
+}
+// A safetensors-only copy of tiny-ref.
+inline void copy_tiny_st(const std::filesystem::path& to) {
+  copy_files(tiny_ref_dir(), to, {"hparams.json", "model.safetensors"});
+}
+
+inline void flip_byte(const std::filesystem::path& file, size_t offset, uint8_t mask = 0x01) {
+  std::string d = read_file(file);
+  d.at(offset) = static_cast<char>(static_cast<uint8_t>(d.at(offset)) ^ mask);
+  write_file(file, d);
+}
+
+inline void truncate_file(const std::filesystem::path& file, size_t size) {
+  std::string d = read_file(file);
+  d.resize(size);
+  write_file(file, d);
+}
+
+inline float load_f32(const std::string& bytes, size_t offset) {
+  float f;
+  std::memcpy(&f, bytes.data() + offset, 4);
+  return f;
+}
+
+// Any substring test for messages.
+inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+}  // namespace gpt2::test

@@ -1,0 +1,158 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "checkpoint_test_util.hpp"
+#include "gpt2/checkpoint.hpp"
+#include "gpt2/errors.hpp"
+#include "gpt2/mapped_file.hpp"
+
+namespace {
+
+using namespace gpt2::test;
+using gpt2::CheckpointFormat;
+
+std::vector<std::pair<std::string, torch::Tensor>> all_tensors(const gpt2::ModelWeights& w) {
+  std::vector<std::pair<std::string, torch::Tensor>> v = {
+      {"wte", w.wte}, {"wpe", w.wpe}, {"ln_f_g", w.ln_f_g}, {"ln_f_b", w.ln_f_b}};
+  for (size_t i = 0; i < w.blocks.size(); ++i) {
+    const auto& b = w.blocks[i];
+    const std::string p = "h" + std::to_string(i) + ".";
+    for (auto& [n, t] : std::vector<std::pair<std::string, torch::Tensor>>{
+             {"ln_1_g", b.ln_1_g}, {"ln_1_b", b.ln_1_b}, {"attn_w", b.attn_w}, {"attn_b", b.attn_b},
+             {"attn_proj_w", b.attn_proj_w}, {"attn_proj_b", b.attn_proj_b}, {"ln_2_g", b.ln_2_g},
+             {"ln_2_b", b.ln_2_b}, {"fc_w", b.fc_w}, {"fc_b", b.fc_b}, {"mlp_proj_w", b.mlp_proj_w},
+             {"mlp_proj_b", b.mlp_proj_b}})
+      v.push_back({p + n, t});
+  }
+  return v;
+}
+
+void expect_canonical_shapes(const gpt2::ModelWeights& w) {
+  const int64_t C = w.hp.n_embd;
+  EXPECT_EQ(w.wte.sizes(), (std::vector<int64_t>{w.hp.n_vocab, C}));
+  EXPECT_EQ(w.wpe.sizes(), (std::vector<int64_t>{w.hp.n_ctx, C}));
+  ASSERT_EQ(static_cast<int64_t>(w.blocks.size()), w.hp.n_layer);
+  for (const auto& b : w.blocks) {
+    EXPECT_EQ(b.attn_w.sizes(), (std::vector<int64_t>{C, 3 * C}));
+    EXPECT_EQ(b.attn_b.sizes(), (std::vector<int64_t>{3 * C}));
+    EXPECT_EQ(b.attn_proj_w.sizes(), (std::vector<int64_t>{C, C}));
+    EXPECT_EQ(b.fc_w.sizes(), (std::vector<int64_t>{C, 4 * C}));
+    EXPECT_EQ(b.fc_b.sizes(), (std::vector<int64_t>{4 * C}));
+    EXPECT_EQ(b.mlp_proj_w.sizes(), (std::vector<int64_t>{4 * C, C}));
+    EXPECT_EQ(b.ln_1_g.sizes(), (std::vector<int64_t>{C}));
+  }
+  for (const auto& [name, t] : all_tensors(w)) {
+    EXPECT_EQ(t.scalar_type(), torch::kFloat32) << name;
+    EXPECT_TRUE(t.is_contiguous()) << name;
+  }
+}
+
+bool in_mapping(const gpt2::ModelWeights& w, const torch::Tensor& t) {
+  for (const auto& s : w.storage)
+    if (static_cast<const gpt2::MappedFile*>(s.get())->contains(t.data_ptr())) return true;
+  return false;
+}
+
+TEST(LoadModelWeights, TinyRefTfBundleIsZeroCopy) {
+  const auto w = gpt2::load_model_weights(tiny_ref_dir());
+  EXPECT_EQ(w.format, CheckpointFormat::kTFBundle);
+  EXPECT_EQ(w.hp.n_embd, 24);
+  EXPECT_EQ(w.hp.n_layer, 3);
+  EXPECT_EQ(w.hp.n_ctx, 64);
+  expect_canonical_shapes(w);
+  ASSERT_EQ(w.storage.size(), 1u);
+  for (const auto& [name, t] : all_tensors(w)) EXPECT_TRUE(in_mapping(w, t)) << name;
+}
+
+TEST(LoadModelWeights, TinyRefBothFormatsAreBitIdentical) {
+  gpt2::LoadOptions tf_opt;
+  tf_opt.format = CheckpointFormat::kTFBundle;
+  tf_opt.verify_checksums = true;
+  gpt2::LoadOptions st_opt;
+  st_opt.format = CheckpointFormat::kSafetensors;
+  const auto a = gpt2::load_model_weights(tiny_ref_dir(), tf_opt);
+  const auto b = gpt2::load_model_weights(tiny_ref_dir(), st_opt);
+  EXPECT_EQ(b.format, CheckpointFormat::kSafetensors);
+  expect_canonical_shapes(b);
+  const auto ta = all_tensors(a), tb = all_tensors(b);
+  ASSERT_EQ(ta.size(), tb.size());
+  for (size_t i = 0; i < ta.size(); ++i) {
+    ASSERT_EQ(ta[i].second.sizes(), tb[i].second.sizes()) << ta[i].first;
+    EXPECT_EQ(std::memcmp(ta[i].second.data_ptr(), tb[i].second.data_ptr(), ta[i].second.nbytes()), 0) << ta[i].first;
+    EXPECT_TRUE(in_mapping(b, tb[i].second)) << tb[i].first;
+  }
+  // Not all zeros: the fixture has real random weights.
+  EXPECT_GT(a.blocks[2].fc_w.abs().sum().item<float>(), 0.0f);
+}
+
+TEST(LoadModelWeights, SafetensorsOnlyDirectoryIsDetected) {
+  TempDir d("st-only");
+  copy_tiny_st(d.path());
+  EXPECT_EQ(gpt2::detect_checkpoint_format(d.path()), CheckpointFormat::kSafetensors);
+  const auto w = gpt2::load_model_weights(d.path());
+  EXPECT_EQ(w.format, CheckpointFormat::kSafetensors);
+  expect_canonical_shapes(w);
+}
+
+TEST(LoadModelWeights, HfTinyGpt2WithConfigJson) {
+  const auto w = gpt2::load_model_weights(hf_tiny_dir());
+  EXPECT_EQ(w.format, CheckpointFormat::kSafetensors);
+  EXPECT_EQ(w.hp.n_embd, 2);
+  EXPECT_EQ(w.hp.n_head, 2);
+  EXPECT_EQ(w.hp.n_layer, 2);
+  EXPECT_EQ(w.hp.n_vocab, 50257);
+  EXPECT_EQ(w.hp.n_ctx, 1024);
+  expect_canonical_shapes(w);
+  for (const auto& [name, t] : all_tensors(w)) EXPECT_TRUE(in_mapping(w, t)) << name;
+}
+
+TEST(LoadModelWeights, TensorsOutliveTheWeightsStruct) {
+  torch::Tensor wte;
+  float first;
+  {
+    const auto w = gpt2::load_model_weights(tiny_ref_dir());
+    wte = w.wte;
+    first = w.wte[0][0].item<float>();
+  }
+  EXPECT_EQ(wte[0][0].item<float>(), first);  // the mapping is still alive
+  EXPECT_TRUE(std::isfinite(wte.sum().item<float>()));
+}
+
+TEST(LoadModelWeights, Float16AndBfloat16AreConverted) {
+  // Rewrite tiny-ref's safetensors with F16 / BF16 copies of every tensor.
+  const auto f32 = gpt2::load_model_weights(tiny_ref_dir());
+  for (auto dt : {torch::kHalf, torch::kBFloat16}) {
+    TempDir d("half");
+    copy_files(tiny_ref_dir(), d.path(), {"hparams.json"});
+    const std::string src = read_file(tiny_ref_dir() / "model.safetensors");
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<uint8_t>(src[i]);
+    auto header = nlohmann::json::parse(src.substr(8, n));
+    std::string data;
+    nlohmann::json out = nlohmann::json::object();
+    for (auto it = header.begin(); it != header.end(); ++it) {
+      if (it.key() == "__metadata__") continue;
+      const uint64_t b = (*it)["data_offsets"][0];
+      std::vector<int64_t> shape = (*it)["shape"];
+      auto t = torch::from_blob(const_cast<char*>(src.data() + 8 + n + b), shape, torch::kFloat32).to(dt);
+      const uint64_t begin = data.size();
+      data.append(static_cast<const char*>(t.data_ptr()), t.nbytes());
+      out[it.key()] = {{"dtype", dt == torch::kHalf ? "F16" : "BF16"}, {"shape", shape}, {"data_offsets", {begin, data.size()}}};
+    }
+    std::string h = out.dump();
+    const uint64_t hn = h.size();
+    std::string file(8, '\0');
+    for (int i = 0; i < 8; ++i) file[i] = static_cast<char>((hn >> (8 * i)) & 0xff);
+    write_file(d / "model.safetensors", file + h + data);
+    const auto w = gpt2::load_model_weights(d.path());
+    expect_canonical_shapes(w);
+    EXPECT_TRUE(torch::allclose(w.blocks[1].fc_w, f32.blocks[1].fc_w.to(dt).to(torch::kFloat32)));
+    EXPECT_FALSE(in_mapping(w, w.wte));  // converted copies
+  }
+}
+
+}  // namespace
