@@ -6,6 +6,7 @@
 // The heavy parts (re2, the merge tables) are hidden behind a pimpl.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -47,9 +48,19 @@ class Tokenizer {
   TokenId eot_id() const;      // <|endoftext|>, 50256 for GPT-2
   int64_t vocab_size() const;  // 50257 for GPT-2
 
+  // Invalid UTF-8 in the text to encode is never an error: each maximal
+  // ill-formed subsequence is read as U+FFFD, exactly as Python's
+  // bytes.decode("utf-8", errors="replace") reads it before the released
+  // encoder sees it. This counts those subsequences (0 for valid UTF-8).
+  static std::size_t invalid_utf8_sequences(std::string_view text);
+
  private:
   struct Impl;
   explicit Tokenizer(std::unique_ptr<Impl> impl);
+  static std::shared_ptr<const Tokenizer> from_named_strings(std::string_view encoder_json,
+                                                             std::string_view vocab_bpe,
+                                                             const std::string& encoder_name,
+                                                             const std::string& vocab_name);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -1,0 +1,84 @@
+// The byte-pair merge core: a rank table keyed by pairs of token ids, and the
+// merge loop of the released encoder's bpe(): repeatedly take the adjacent pair
+// with the lowest rank and merge all its occurrences left to right.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "gpt2/tokenizer.hpp"
+
+namespace gpt2::bpe {
+
+// Open-addressing hash table (pair of ids) -> (rank, merged id).
+class MergeTable {
+ public:
+  static constexpr uint32_t kNoRank = UINT32_MAX;
+
+  explicit MergeTable(std::size_t expected = 0);
+  // Adds or replaces (a, b). A later insert of the same pair wins (as a Python dict does).
+  void insert(TokenId a, TokenId b, uint32_t rank, TokenId merged);
+  std::size_t size() const { return size_; }
+
+  // Rank of the pair (a, b), or kNoRank; the merged token's id goes to *merged.
+  uint32_t find(TokenId a, TokenId b, TokenId* merged) const {
+    const uint64_t k = key(a, b);
+    for (uint64_t i = slot_of(k);; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.key == k) {
+        *merged = s.merged;
+        return s.rank;
+      }
+      if (s.key == kEmpty) return kNoRank;
+    }
+  }
+
+ private:
+  struct Slot {
+    uint64_t key;
+    uint32_t rank;
+    TokenId merged;
+  };
+  static constexpr uint64_t kEmpty = ~uint64_t{0};
+  static uint64_t key(TokenId a, TokenId b) {
+    return (uint64_t{static_cast<uint32_t>(a)} << 32) | static_cast<uint32_t>(b);
+  }
+  uint64_t slot_of(uint64_t k) const { return (k * 0x9E3779B97F4A7C15ULL) >> shift_; }
+  void rehash(std::size_t capacity);
+
+  std::vector<Slot> slots_;
+  uint64_t mask_ = 0;
+  int shift_ = 64;
+  std::size_t size_ = 0;
+};
+
+// Reusable buffers for the merge loops (one per encode call, never shared).
+struct Scratch {
+  std::vector<uint32_t> ranks;
+  std::vector<TokenId> merged;
+  std::vector<int32_t> prev, next;
+  std::vector<char> alive;
+  struct Candidate {
+    uint32_t rank;
+    int32_t pos;
+    bool operator>(const Candidate& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
+  };
+  std::vector<Candidate> heap;
+  std::vector<int32_t> batch, touched;
+};
+
+// Pieces up to this many symbols use the simple loop; longer ones the heap.
+constexpr std::size_t kHeapThreshold = 48;
+
+// Merges `syms` (initially one id per byte) in place. Same result as the
+// released encoder for any input; picks the algorithm by length.
+void merge(const MergeTable& table, std::vector<TokenId>& syms, Scratch& scratch);
+
+// The two algorithms, exposed so the tests can check they agree.
+// merge_simple: O(n^2) rescans, fastest for short pieces.
+void merge_simple(const MergeTable& table, std::vector<TokenId>& syms, Scratch& scratch);
+// merge_heap: linked list + min-heap of candidate pairs, O(n log n) for long pieces.
+void merge_heap(const MergeTable& table, std::vector<TokenId>& syms, Scratch& scratch);
+
+}  // namespace gpt2::bpe
