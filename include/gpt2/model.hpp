@@ -1,0 +1,86 @@
+// The GPT-2 language model as a libtorch module, built from loaded weights.
+//
+// token + position embeddings -> n_layer x [LayerNorm -> causal self-attention
+// -> residual -> LayerNorm -> MLP (4C, tanh GELU) -> residual] -> LayerNorm ->
+// logits through the output projection tied to wte. Every weight product goes
+// through gpt2::ops; forward passes run under torch::InferenceMode.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+#include <torch/types.h>
+
+#include <string>
+#include <vector>
+
+#include "gpt2/hparams.hpp"
+#include "gpt2/kv_cache.hpp"
+#include "gpt2/ops.hpp"
+#include "gpt2/weights.hpp"
+
+namespace gpt2 {
+
+struct ModelOptions {
+  ops::WeightType weight_type = ops::WeightType::kFloat32;  // how projections are stored
+  torch::Device device = torch::kCPU;                        // where weights and activations live
+};
+
+// "auto" (cuda when available, else cpu), "cpu" or "cuda"/"cuda:N". Throws
+// UsageError for another name, or for cuda when this build/machine has no GPU.
+torch::Device resolve_device(const std::string& name);
+
+class GPT2Impl : public torch::nn::Module {
+ public:
+  // Takes the weights over (moved in: float32 weights on the CPU are used in
+  // place, e.g. straight from the memory-mapped checkpoint). Throws FormatError
+  // if a tensor's shape disagrees with weights.hp.
+  explicit GPT2Impl(ModelWeights weights, const ModelOptions& options = {});
+
+  const HParams& hparams() const { return hp_; }
+  torch::Device device() const { return options_.device; }
+  ops::WeightType weight_type() const { return options_.weight_type; }
+
+  // Incremental forward. ids: [B, T] int64, every row the same length, B equal
+  // to cache.batch(). Attends to the cache's first cache.length() positions,
+  // writes this call's keys/values at [length, length + T) and advances it.
+  // Returns logits [B, T, V], or [B, V] for the last position only when
+  // last_only (the output projection is then computed for that position only).
+  // Throws UsageError for bad shapes, ids outside the vocabulary, or a full cache.
+  torch::Tensor forward(const torch::Tensor& ids, KVCache& cache, bool last_only);
+
+  // Full forward without a cache, positions 0..T-1: ids [B, T] -> logits [B, T, V].
+  torch::Tensor forward(const torch::Tensor& ids);
+
+  // An empty cache for `batch` rows and `capacity` positions (0: n_ctx), on the
+  // model's device.
+  KVCache make_cache(int64_t batch, int64_t capacity = 0) const;
+
+ private:
+  struct Block {
+    torch::Tensor ln_1_g, ln_1_b;  // [C], [C]
+    ops::Linear attn;              // C -> 3C
+    ops::Linear attn_proj;         // C -> C
+    torch::Tensor ln_2_g, ln_2_b;  // [C], [C]
+    ops::Linear fc;                // C -> 4C
+    ops::Linear mlp_proj;          // 4C -> C
+  };
+
+  void check_ids(const torch::Tensor& ids, int64_t past, int64_t capacity) const;
+  // x: [B, T, C] -> [B, T, C]; K/V come from the cache when given, else from this pass.
+  torch::Tensor run_blocks(torch::Tensor x, KVCache* cache, int64_t past) const;
+  // x: [N, C] -> logits [N, V]
+  torch::Tensor head(const torch::Tensor& x) const;
+
+  HParams hp_;
+  ModelOptions options_;
+  torch::Tensor wte_;  // [V, C]
+  torch::Tensor wpe_;  // [n_ctx, C]
+  std::vector<Block> blocks_;
+  torch::Tensor ln_f_g_, ln_f_b_;  // [C], [C]
+  ops::TiedOutput lm_head_;        // C -> V, tied to wte
+  std::vector<std::shared_ptr<const void>> storage_;  // keeps memory-mapped weights alive
+};
+
+TORCH_MODULE(GPT2);
+
+}  // namespace gpt2

@@ -1,0 +1,60 @@
+#include "gpt2/kv_cache.hpp"
+
+#include <torch/torch.h>
+
+#include <string>
+
+#include "gpt2/errors.hpp"
+
+namespace gpt2 {
+
+KVCache::KVCache(const HParams& hp, int64_t batch, int64_t capacity,
+                 const torch::TensorOptions& options) {
+  if (batch <= 0) throw UsageError("KV cache batch size must be positive, got " + std::to_string(batch));
+  if (capacity == 0) capacity = hp.n_ctx;
+  if (capacity < 0 || capacity > hp.n_ctx)
+    throw UsageError("KV cache capacity " + std::to_string(capacity) + " is outside 1.." +
+                     std::to_string(hp.n_ctx) + " (n_ctx)");
+  batch_ = batch;
+  capacity_ = capacity;
+  keys_.reserve(static_cast<size_t>(hp.n_layer));
+  values_.reserve(static_cast<size_t>(hp.n_layer));
+  for (int64_t l = 0; l < hp.n_layer; ++l) {
+    keys_.push_back(torch::empty({batch, hp.n_head, capacity, hp.head_dim()}, options));    // [B, H, S, D]
+    values_.push_back(torch::empty({batch, hp.n_head, capacity, hp.head_dim()}, options));  // [B, H, S, D]
+  }
+}
+
+std::pair<torch::Tensor, torch::Tensor> KVCache::write(int64_t layer, const torch::Tensor& k,
+                                                       const torch::Tensor& v) {
+  if (layer < 0 || layer >= num_layers())
+    throw UsageError("KV cache has no layer " + std::to_string(layer));
+  const int64_t t = k.size(2);
+  if (length_ + t > capacity_)
+    throw UsageError("KV cache is full: " + std::to_string(length_) + " + " + std::to_string(t) +
+                     " positions exceed its capacity of " + std::to_string(capacity_));
+  if (k.size(0) != batch_ || v.size(0) != batch_)
+    throw UsageError("KV cache holds batch " + std::to_string(batch_) + ", got " +
+                     std::to_string(k.size(0)));
+  auto& K = keys_[static_cast<size_t>(layer)];    // [B, H, S, D]
+  auto& V = values_[static_cast<size_t>(layer)];  // [B, H, S, D]
+  K.narrow(2, length_, t).copy_(k);
+  V.narrow(2, length_, t).copy_(v);
+  return {K.narrow(2, 0, length_ + t), V.narrow(2, 0, length_ + t)};  // [B, H, length+T, D] each
+}
+
+void KVCache::advance(int64_t t) {
+  if (t < 0 || length_ + t > capacity_)
+    throw UsageError("KV cache cannot advance by " + std::to_string(t) + " from " +
+                     std::to_string(length_) + " (capacity " + std::to_string(capacity_) + ")");
+  length_ += t;
+}
+
+int64_t KVCache::bytes() const {
+  int64_t n = 0;
+  for (const auto& k : keys_) n += k.numel() * static_cast<int64_t>(k.element_size());
+  for (const auto& v : values_) n += v.numel() * static_cast<int64_t>(v.element_size());
+  return n;
+}
+
+}  // namespace gpt2

@@ -1,0 +1,212 @@
+#include "gpt2/model.hpp"
+
+#include <torch/cuda.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "gpt2/errors.hpp"
+
+namespace gpt2 {
+
+namespace {
+
+constexpr double kLayerNormEps = 1e-5;
+
+std::string shape_str(torch::IntArrayRef sizes) {
+  std::string s = "[";
+  for (size_t i = 0; i < sizes.size(); ++i) s += (i ? ", " : "") + std::to_string(sizes[i]);
+  return s + "]";
+}
+
+std::string shape_str(const torch::Tensor& t) {
+  return t.defined() ? shape_str(t.sizes()) : std::string("(missing)");
+}
+
+void expect_shape(const torch::Tensor& t, std::vector<int64_t> shape, const std::string& name) {
+  if (!t.defined() || t.sizes() != torch::IntArrayRef(shape))
+    throw FormatError("model weight " + name + " has shape " + shape_str(t) + ", expected " +
+                      shape_str(torch::IntArrayRef(shape)));
+  if (t.scalar_type() != torch::kFloat32)
+    throw FormatError("model weight " + name + " is " + std::string(c10::toString(t.scalar_type())) +
+                      ", expected float32");
+}
+
+// Moves a float32 tensor to `device` (no copy when it is already there).
+torch::Tensor place(const torch::Tensor& t, torch::Device device) {
+  return t.device() == device ? t : t.to(device);
+}
+
+}  // namespace
+
+torch::Device resolve_device(const std::string& name) {
+  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::kCPU;
+  if (name == "cpu") return torch::kCPU;
+  if (name.rfind("cuda", 0) == 0) {
+    torch::Device d = torch::kCPU;
+    try {
+      d = torch::Device(name);
+    } catch (const std::exception&) {
+      throw UsageError("bad --device '" + name + "' (valid: auto, cpu, cuda, cuda:N)");
+    }
+    if (!torch::cuda::is_available())
+      throw UsageError("--device " + name +
+                       " asked for, but this build of libtorch has no CUDA support or no GPU is "
+                       "visible; use --device cpu");
+    if (d.has_index() && d.index() >= static_cast<int>(torch::cuda::device_count()))
+      throw UsageError("--device " + name + ": only " + std::to_string(torch::cuda::device_count()) +
+                       " CUDA device(s) visible");
+    return d;
+  }
+  throw UsageError("bad --device '" + name + "' (valid: auto, cpu, cuda, cuda:N)");
+}
+
+GPT2Impl::GPT2Impl(ModelWeights weights, const ModelOptions& options)
+    : hp_(weights.hp), options_(options) {
+  const int64_t C = hp_.n_embd, V = hp_.n_vocab;
+  if (C % hp_.n_head != 0)
+    throw FormatError("n_embd " + std::to_string(C) + " is not divisible by n_head " +
+                      std::to_string(hp_.n_head));
+  if (static_cast<int64_t>(weights.blocks.size()) != hp_.n_layer)
+    throw FormatError("model has " + std::to_string(weights.blocks.size()) + " blocks, hparams say n_layer " +
+                      std::to_string(hp_.n_layer));
+  expect_shape(weights.wte, {V, C}, "wte");
+  expect_shape(weights.wpe, {hp_.n_ctx, C}, "wpe");
+  expect_shape(weights.ln_f_g, {C}, "ln_f/g");
+  expect_shape(weights.ln_f_b, {C}, "ln_f/b");
+
+  const torch::Device dev = options_.device;
+  const ops::WeightType wt = options_.weight_type;
+  torch::NoGradGuard no_grad;
+  wte_ = register_buffer("wte", place(weights.wte, dev));     // [V, C]
+  wpe_ = register_buffer("wpe", place(weights.wpe, dev));     // [n_ctx, C]
+  ln_f_g_ = register_buffer("ln_f_g", place(weights.ln_f_g, dev));  // [C]
+  ln_f_b_ = register_buffer("ln_f_b", place(weights.ln_f_b, dev));  // [C]
+  lm_head_ = ops::TiedOutput(wte_, wt);
+
+  blocks_.reserve(weights.blocks.size());
+  for (size_t i = 0; i < weights.blocks.size(); ++i) {
+    BlockWeights& bw = weights.blocks[i];
+    const std::string p = "h" + std::to_string(i) + "/";
+    expect_shape(bw.ln_1_g, {C}, p + "ln_1/g");
+    expect_shape(bw.ln_1_b, {C}, p + "ln_1/b");
+    expect_shape(bw.attn_w, {C, 3 * C}, p + "attn/c_attn/w");
+    expect_shape(bw.attn_b, {3 * C}, p + "attn/c_attn/b");
+    expect_shape(bw.attn_proj_w, {C, C}, p + "attn/c_proj/w");
+    expect_shape(bw.attn_proj_b, {C}, p + "attn/c_proj/b");
+    expect_shape(bw.ln_2_g, {C}, p + "ln_2/g");
+    expect_shape(bw.ln_2_b, {C}, p + "ln_2/b");
+    expect_shape(bw.fc_w, {C, 4 * C}, p + "mlp/c_fc/w");
+    expect_shape(bw.fc_b, {4 * C}, p + "mlp/c_fc/b");
+    expect_shape(bw.mlp_proj_w, {4 * C, C}, p + "mlp/c_proj/w");
+    expect_shape(bw.mlp_proj_b, {C}, p + "mlp/c_proj/b");
+
+    const std::string n = "h" + std::to_string(i) + "_";
+    Block b;
+    b.ln_1_g = register_buffer(n + "ln_1_g", place(bw.ln_1_g, dev));
+    b.ln_1_b = register_buffer(n + "ln_1_b", place(bw.ln_1_b, dev));
+    b.ln_2_g = register_buffer(n + "ln_2_g", place(bw.ln_2_g, dev));
+    b.ln_2_b = register_buffer(n + "ln_2_b", place(bw.ln_2_b, dev));
+    b.attn = ops::Linear(place(bw.attn_w, dev), place(bw.attn_b, dev), wt);
+    b.attn_proj = ops::Linear(place(bw.attn_proj_w, dev), place(bw.attn_proj_b, dev), wt);
+    b.fc = ops::Linear(place(bw.fc_w, dev), place(bw.fc_b, dev), wt);
+    b.mlp_proj = ops::Linear(place(bw.mlp_proj_w, dev), place(bw.mlp_proj_b, dev), wt);
+    blocks_.push_back(std::move(b));
+    bw = BlockWeights{};  // drop our references to the source tensors (a no-op when used in place)
+  }
+  storage_ = std::move(weights.storage);
+}
+
+KVCache GPT2Impl::make_cache(int64_t batch, int64_t capacity) const {
+  return KVCache(hp_, batch, capacity,
+                 torch::TensorOptions().dtype(torch::kFloat32).device(options_.device));
+}
+
+void GPT2Impl::check_ids(const torch::Tensor& ids, int64_t past, int64_t capacity) const {
+  if (!ids.defined() || ids.dim() != 2 || ids.scalar_type() != torch::kInt64)
+    throw UsageError("model input must be int64 token ids [batch, time], got " + shape_str(ids));
+  const int64_t T = ids.size(1);
+  if (ids.size(0) < 1 || T < 1) throw UsageError("model input is empty: " + shape_str(ids));
+  if (past + T > capacity)
+    throw UsageError(std::to_string(past + T) + " positions exceed the context of " +
+                     std::to_string(capacity) + " tokens");
+  const int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
+  if (lo < 0 || hi >= hp_.n_vocab)
+    throw UsageError("token id " + std::to_string(lo < 0 ? lo : hi) + " is outside the vocabulary (0.." +
+                     std::to_string(hp_.n_vocab - 1) + ")");
+}
+
+torch::Tensor GPT2Impl::run_blocks(torch::Tensor x, KVCache* cache, int64_t past) const {
+  const int64_t B = x.size(0), T = x.size(1), C = hp_.n_embd, H = hp_.n_head, D = hp_.head_dim();
+  const int64_t S = past + T;  // keys visible to this pass
+  const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+  // Causal mask: query i (absolute position past+i) sees keys j <= past+i. A single
+  // new position sees every key, so no mask is needed then.
+  torch::Tensor mask;  // [T, S] bool, true = hidden
+  if (T > 1)
+    mask = torch::ones({T, S}, torch::TensorOptions().dtype(torch::kBool).device(x.device()))
+               .triu(past + 1);
+
+  for (size_t l = 0; l < blocks_.size(); ++l) {
+    const Block& b = blocks_[l];
+    // --- attention ---
+    torch::Tensor h = torch::layer_norm(x, {C}, b.ln_1_g, b.ln_1_b, kLayerNormEps);  // [B, T, C]
+    torch::Tensor qkv = b.attn(h.reshape({B * T, C})).view({B, T, 3 * C});           // [B, T, 3C]
+    auto parts = qkv.split(C, 2);                                                    // 3 x [B, T, C]
+    torch::Tensor q = parts[0].reshape({B, T, H, D}).transpose(1, 2);                // [B, H, T, D]
+    torch::Tensor k = parts[1].reshape({B, T, H, D}).transpose(1, 2);                // [B, H, T, D]
+    torch::Tensor v = parts[2].reshape({B, T, H, D}).transpose(1, 2);                // [B, H, T, D]
+    torch::Tensor keys = k, values = v;                                              // [B, H, S, D]
+    if (cache != nullptr) std::tie(keys, values) = cache->write(static_cast<int64_t>(l), k, v);
+
+    torch::Tensor att = torch::matmul(q, keys.transpose(2, 3)).mul_(scale);  // [B, H, T, S]
+    if (mask.defined()) att.masked_fill_(mask, -std::numeric_limits<float>::infinity());
+    att = torch::softmax(att, -1);                                          // [B, H, T, S]
+    torch::Tensor y = torch::matmul(att, values);                           // [B, H, T, D]
+    y = y.transpose(1, 2).reshape({B * T, C});                              // [B*T, C]
+    x = x + b.attn_proj(y).view({B, T, C});                                 // [B, T, C]
+
+    // --- MLP ---
+    h = torch::layer_norm(x, {C}, b.ln_2_g, b.ln_2_b, kLayerNormEps);       // [B, T, C]
+    torch::Tensor m = torch::gelu(b.fc(h.reshape({B * T, C})), "tanh");     // [B*T, 4C]
+    x = x + b.mlp_proj(m).view({B, T, C});                                  // [B, T, C]
+  }
+  return x;
+}
+
+torch::Tensor GPT2Impl::head(const torch::Tensor& x) const {
+  torch::Tensor h = torch::layer_norm(x, {hp_.n_embd}, ln_f_g_, ln_f_b_, kLayerNormEps);  // [N, C]
+  return lm_head_(h);                                                                     // [N, V]
+}
+
+torch::Tensor GPT2Impl::forward(const torch::Tensor& ids, KVCache& cache, bool last_only) {
+  c10::InferenceMode guard;
+  if (cache.empty()) throw UsageError("forward: the KV cache was not allocated (use make_cache)");
+  check_ids(ids, cache.length(), cache.capacity());
+  if (ids.size(0) != cache.batch())
+    throw UsageError("forward: batch of " + std::to_string(ids.size(0)) + " rows, cache holds " +
+                     std::to_string(cache.batch()));
+  const int64_t B = ids.size(0), T = ids.size(1), C = hp_.n_embd, past = cache.length();
+  torch::Tensor tok = ids.to(options_.device);                                    // [B, T]
+  torch::Tensor x = wte_.index_select(0, tok.reshape({-1})).view({B, T, C}) +     // [B, T, C]
+                    wpe_.narrow(0, past, T).unsqueeze(0);                         // [1, T, C]
+  x = run_blocks(x, &cache, past);                                                // [B, T, C]
+  cache.advance(T);
+  if (last_only) return head(x.select(1, T - 1));                                 // [B, V]
+  return head(x.reshape({B * T, C})).view({B, T, hp_.n_vocab});                   // [B, T, V]
+}
+
+torch::Tensor GPT2Impl::forward(const torch::Tensor& ids) {
+  c10::InferenceMode guard;
+  check_ids(ids, 0, hp_.n_ctx);
+  const int64_t B = ids.size(0), T = ids.size(1), C = hp_.n_embd;
+  torch::Tensor tok = ids.to(options_.device);                                    // [B, T]
+  torch::Tensor x = wte_.index_select(0, tok.reshape({-1})).view({B, T, C}) +     // [B, T, C]
+                    wpe_.narrow(0, 0, T).unsqueeze(0);                            // [1, T, C]
+  x = run_blocks(x, nullptr, 0);                                                  // [B, T, C]
+  return head(x.reshape({B * T, C})).view({B, T, hp_.n_vocab});                   // [B, T, V]
+}
+
+}  // namespace gpt2

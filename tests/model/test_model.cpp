@@ -1,0 +1,175 @@
+// The GPT-2 module on random weights: cache vs no cache, batch vs single rows,
+// last-position logits, input checking.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "gpt2/errors.hpp"
+#include "gpt2/model.hpp"
+#include "model/model_test_util.hpp"
+
+using gpt2::GPT2;
+using gpt2::HParams;
+using gpt2::test::ids_tensor;
+using gpt2::test::random_weights;
+using gpt2::test::tiny_hparams;
+
+namespace {
+
+double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
+  return (a - b).abs().max().item<double>();
+}
+
+const std::vector<std::vector<int64_t>> kRows = {
+    {5, 17, 3, 96, 0, 42, 8},
+    {1, 2, 3, 4, 5, 6, 7},
+    {60, 60, 60, 11, 90, 33, 2},
+};
+
+}  // namespace
+
+TEST(Model, FullForwardShapesAndFinite) {
+  GPT2 model(random_weights(tiny_hparams(), 1));
+  torch::Tensor logits = model->forward(ids_tensor(kRows));  // [3, 7, 97]
+  ASSERT_EQ(logits.sizes(), torch::IntArrayRef({3, 7, 97}));
+  EXPECT_TRUE(torch::isfinite(logits).all().item<bool>());
+  EXPECT_GT(logits.std().item<double>(), 0.1);  // not degenerate
+}
+
+TEST(Model, CacheOnePassEqualsFullForward) {
+  GPT2 model(random_weights(tiny_hparams(), 2));
+  torch::Tensor ids = ids_tensor(kRows);                 // [3, 7]
+  torch::Tensor full = model->forward(ids);              // [3, 7, V]
+  auto cache = model->make_cache(3);
+  torch::Tensor cached = model->forward(ids, cache, false);  // [3, 7, V]
+  EXPECT_EQ(cache.length(), 7);
+  EXPECT_LT(max_diff(full, cached), 1e-5);
+}
+
+TEST(Model, CacheTokenByTokenEqualsFullForward) {
+  GPT2 model(random_weights(tiny_hparams(), 3));
+  torch::Tensor ids = ids_tensor(kRows);     // [3, 7]
+  torch::Tensor full = model->forward(ids);  // [3, 7, V]
+  auto cache = model->make_cache(3, 7);
+  // a prompt chunk of 3, then one of 2, then single tokens (last position only)
+  torch::Tensor a = model->forward(ids.narrow(1, 0, 3), cache, false);  // [3, 3, V]
+  EXPECT_LT(max_diff(a, full.narrow(1, 0, 3)), 1e-5);
+  torch::Tensor b = model->forward(ids.narrow(1, 3, 2), cache, true);   // [3, V]
+  EXPECT_LT(max_diff(b, full.select(1, 4)), 1e-5);
+  for (int64_t t = 5; t < 7; ++t) {
+    torch::Tensor c = model->forward(ids.narrow(1, t, 1), cache, true);  // [3, V]
+    ASSERT_EQ(c.sizes(), torch::IntArrayRef({3, 97}));
+    EXPECT_LT(max_diff(c, full.select(1, t)), 1e-5) << "position " << t;
+  }
+  EXPECT_EQ(cache.length(), 7);
+}
+
+TEST(Model, CachedPositionsMatter) {
+  // The cache must really be read: the same last token after different contexts
+  // gives different logits.
+  GPT2 model(random_weights(tiny_hparams(), 4));
+  auto c1 = model->make_cache(1), c2 = model->make_cache(1);
+  model->forward(ids_tensor({{1, 2, 3}}), c1, true);
+  model->forward(ids_tensor({{9, 8, 7}}), c2, true);
+  torch::Tensor l1 = model->forward(ids_tensor({{5}}), c1, true);
+  torch::Tensor l2 = model->forward(ids_tensor({{5}}), c2, true);
+  EXPECT_GT(max_diff(l1, l2), 1e-3);
+}
+
+TEST(Model, BatchEqualsSingleRows) {
+  GPT2 model(random_weights(tiny_hparams(), 5));
+  torch::Tensor ids = ids_tensor(kRows);  // [3, 7]
+  auto cache = model->make_cache(3);
+  torch::Tensor batch_prompt = model->forward(ids.narrow(1, 0, 5), cache, true);  // [3, V]
+  torch::Tensor batch_next = model->forward(ids.narrow(1, 5, 1), cache, true);    // [3, V]
+  for (int64_t r = 0; r < 3; ++r) {
+    auto single = model->make_cache(1);
+    torch::Tensor row = ids.narrow(0, r, 1);                                 // [1, 7]
+    torch::Tensor p = model->forward(row.narrow(1, 0, 5), single, true);     // [1, V]
+    torch::Tensor n = model->forward(row.narrow(1, 5, 1), single, true);     // [1, V]
+    EXPECT_LT(max_diff(p[0], batch_prompt[r]), 1e-5) << "row " << r;
+    EXPECT_LT(max_diff(n[0], batch_next[r]), 1e-5) << "row " << r;
+  }
+}
+
+TEST(Model, FillsTheWholeContext) {
+  HParams hp = tiny_hparams();
+  GPT2 model(random_weights(hp, 6));
+  std::vector<int64_t> row;
+  for (int64_t i = 0; i < hp.n_ctx; ++i) row.push_back((i * 7) % hp.n_vocab);
+  torch::Tensor ids = ids_tensor({row});     // [1, n_ctx]
+  torch::Tensor full = model->forward(ids);  // [1, n_ctx, V]
+  auto cache = model->make_cache(1);
+  model->forward(ids.narrow(1, 0, hp.n_ctx - 1), cache, true);
+  torch::Tensor last = model->forward(ids.narrow(1, hp.n_ctx - 1, 1), cache, true);  // [1, V]
+  EXPECT_LT(max_diff(last[0], full[0][hp.n_ctx - 1]), 1e-5);
+  // one more position does not fit
+  EXPECT_THROW(model->forward(ids_tensor({{1}}), cache, true), gpt2::UsageError);
+}
+
+TEST(Model, RejectsBadInput) {
+  GPT2 model(random_weights(tiny_hparams(), 7));
+  auto cache = model->make_cache(1, 4);
+  EXPECT_THROW(model->forward(ids_tensor({{1, 97}})), gpt2::UsageError);      // id out of range
+  EXPECT_THROW(model->forward(ids_tensor({{-1}})), gpt2::UsageError);
+  EXPECT_THROW(model->forward(torch::zeros({1, 3}, torch::kFloat32)), gpt2::UsageError);
+  EXPECT_THROW(model->forward(torch::zeros({3}, torch::kInt64)), gpt2::UsageError);
+  EXPECT_THROW(model->forward(torch::zeros({1, 17}, torch::kInt64)), gpt2::UsageError);  // > n_ctx
+  EXPECT_THROW(model->forward(ids_tensor({{1}, {2}}), cache, true), gpt2::UsageError);  // batch 2 vs 1
+  EXPECT_THROW(model->forward(ids_tensor({{1, 2, 3, 4, 5}}), cache, true), gpt2::UsageError);
+  EXPECT_EQ(cache.length(), 0);  // nothing was written by the failed calls
+  gpt2::KVCache none;
+  EXPECT_THROW(model->forward(ids_tensor({{1}}), none, true), gpt2::UsageError);
+}
+
+TEST(Model, RejectsWeightsOfTheWrongShape) {
+  auto w = random_weights(tiny_hparams(), 8);
+  w.blocks[1].fc_w = torch::zeros({12, 47});
+  try {
+    GPT2 model(std::move(w));
+    FAIL() << "no error";
+  } catch (const gpt2::FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("h1/mlp/c_fc/w"), std::string::npos) << e.what();
+  }
+  auto w2 = random_weights(tiny_hparams(), 8);
+  w2.blocks.pop_back();
+  EXPECT_THROW(GPT2 m2(std::move(w2)), gpt2::FormatError);
+}
+
+TEST(Model, UsesFloat32WeightsInPlace) {
+  auto w = random_weights(tiny_hparams(), 9);
+  const void* wte_data = w.wte.data_ptr();
+  GPT2 model(std::move(w));
+  // wte is registered as a buffer without a copy
+  bool found = false;
+  for (const auto& b : model->named_buffers()) {
+    if (b.key() == "wte") {
+      found = true;
+      EXPECT_EQ(b.value().data_ptr(), wte_data);
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST(Model, ReducedPrecisionWeightsStayClose) {
+  auto ids = ids_tensor(kRows);
+  GPT2 f32(random_weights(tiny_hparams(), 10));
+  torch::Tensor ref = f32->forward(ids);  // [3, 7, V]
+  for (auto wt : {gpt2::ops::WeightType::kBFloat16, gpt2::ops::WeightType::kInt8}) {
+    gpt2::ModelOptions opt;
+    opt.weight_type = wt;
+    GPT2 m(random_weights(tiny_hparams(), 10), opt);
+    torch::Tensor got = m->forward(ids);
+    const double rel = max_diff(got, ref) / ref.abs().max().item<double>();
+    EXPECT_LT(rel, 0.1) << gpt2::ops::to_string(wt);
+    EXPECT_GT(max_diff(got, ref), 0.0) << "weights were not converted";
+  }
+}
+
+TEST(Model, ResolveDevice) {
+  EXPECT_EQ(gpt2::resolve_device("cpu"), torch::Device(torch::kCPU));
+  EXPECT_THROW(gpt2::resolve_device("tpu"), gpt2::UsageError);
+  if (!torch::cuda::is_available()) {
+    EXPECT_EQ(gpt2::resolve_device("auto"), torch::Device(torch::kCPU));
+    EXPECT_THROW(gpt2::resolve_device("cuda"), gpt2::UsageError);
+  }
+}
