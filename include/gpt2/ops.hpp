@@ -4,6 +4,12 @@
 //
 // The model holds each projection as an ops::Linear and the tied output
 // projection as an ops::TiedOutput; it never multiplies weights itself.
+//
+// Products with few rows (decoding: batch 1..kMaxKernelRows) run on AVX-512
+// kernels when the CPU has them (runtime check), split across libtorch's
+// intra-op threads (at::set_num_threads); products with more rows (prompts)
+// run on libtorch's matrix-matrix product. Backend::kReference forces plain
+// libtorch calls everywhere (the portable path; also used by the tests).
 #pragma once
 
 #include <torch/types.h>
@@ -15,9 +21,28 @@ namespace gpt2::ops {
 
 // How projection weights are stored for the products. Activations, LayerNorm,
 // softmax and accumulation stay float32 whatever this is.
+//   float32:  the given tensor as is (zero-copy, e.g. memory-mapped), [in, out]
+//   bfloat16: weights rounded to bfloat16, stored [out, in]; widened to float32
+//             in the kernel, so activations are never rounded
+//   int8:     symmetric per-output-channel int8, stored [out, in]; the kernel
+//             quantizes activations per block of 64 inputs (int8 x int8 dot
+//             products accumulate in int32 per block, float32 across blocks)
 enum class WeightType { kFloat32, kBFloat16, kInt8 };
 WeightType parse_weight_type(const std::string& s);  // "float32"|"bfloat16"|"int8"; UsageError otherwise
 std::string to_string(WeightType t);
+
+// Which implementation the products use (process-wide; default kAuto).
+enum class Backend {
+  kAuto,       // AVX-512 kernels for few-row products where the CPU has them, else libtorch
+  kReference,  // libtorch calls only (weights dequantized to float32 per call for bf16/int8)
+};
+void set_backend(Backend b);
+Backend backend();
+// One line naming what kAuto uses on this CPU, e.g. "avx512 (f32, bf16, int8-vnni)".
+std::string kernel_description();
+
+// Products with at most this many rows use the matrix-vector kernels.
+constexpr int64_t kMaxKernelRows = 16;
 
 // y = x @ W + b, W given in Conv1D / TF layout [in, out].
 class Linear {
@@ -27,8 +52,10 @@ class Linear {
   // the given tensor, e.g. a memory-mapped one, without copying when possible).
   Linear(const torch::Tensor& w, const torch::Tensor& b, WeightType type = WeightType::kFloat32);
 
-  // x: [N, in] float32 -> [N, out] float32
+  // x: [..., in] float32 -> [..., out] float32
   torch::Tensor operator()(const torch::Tensor& x) const;
+  // Same into a preallocated y: [N, out] float32 contiguous, x: [N, in].
+  void forward_into(const torch::Tensor& x, torch::Tensor& y) const;
 
   int64_t in_features() const { return in_; }
   int64_t out_features() const { return out_; }
@@ -38,9 +65,9 @@ class Linear {
  private:
   WeightType type_ = WeightType::kFloat32;
   int64_t in_ = 0, out_ = 0;
-  torch::Tensor w_;       // representation depends on type_
+  torch::Tensor w_;       // float32 [in, out]; bfloat16 / int8 [out, in]
   torch::Tensor b_;       // [out] float32
-  torch::Tensor scales_;  // int8 only
+  torch::Tensor scales_;  // int8 only: [out] float32
 };
 
 // logits = x @ wte^T: the output projection tied to the token embedding.
@@ -50,16 +77,20 @@ class TiedOutput {
   // wte: [V, C] float32
   TiedOutput(const torch::Tensor& wte, WeightType type = WeightType::kFloat32);
 
-  // x: [N, C] float32 -> [N, V] float32
+  // x: [..., C] float32 -> [..., V] float32
   torch::Tensor operator()(const torch::Tensor& x) const;
+  // Same into a preallocated y: [N, V] float32 contiguous, x: [N, C].
+  void forward_into(const torch::Tensor& x, torch::Tensor& y) const;
 
+  int64_t in_features() const { return w_.defined() ? w_.size(1) : 0; }
+  int64_t out_features() const { return w_.defined() ? w_.size(0) : 0; }
   int64_t weight_bytes() const;
   WeightType type() const { return type_; }
 
  private:
   WeightType type_ = WeightType::kFloat32;
   torch::Tensor w_;       // [V, C] in the chosen representation
-  torch::Tensor scales_;  // int8 only
+  torch::Tensor scales_;  // int8 only: [V] float32
 };
 
 }  // namespace gpt2::ops

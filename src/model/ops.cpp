@@ -1,9 +1,18 @@
-// Reference implementation of the projections on plain libtorch calls.
+// The projections: weight conversion at construction, then per product either
+// the AVX-512 few-row kernels (split across libtorch's intra-op threads) or
+// libtorch's own matrix products.
 #include "gpt2/ops.hpp"
 
+#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <vector>
+
 #include "gpt2/errors.hpp"
+#include "model/gemv.hpp"
 
 namespace gpt2::ops {
 
@@ -24,36 +33,228 @@ std::string to_string(WeightType t) {
 }
 
 namespace {
-// Symmetric per-output-channel int8 quantization of rows of m ([rows, cols]).
-std::pair<torch::Tensor, torch::Tensor> quantize_rows(const torch::Tensor& m) {
-  auto scales = m.abs().amax(1).clamp_min(1e-12) / 127.0;                 // [rows]
-  auto q = torch::round(m / scales.unsqueeze(1)).clamp(-127, 127).to(torch::kInt8);  // [rows, cols]
-  return {q, scales.to(torch::kFloat32)};
-}
-}  // namespace
 
-Linear::Linear(const torch::Tensor& w, const torch::Tensor& b, WeightType type)
-    : type_(type), in_(w.size(0)), out_(w.size(1)), b_(b) {
+std::atomic<Backend> g_backend{Backend::kAuto};
+
+bool kernels_on() { return g_backend.load(std::memory_order_relaxed) == Backend::kAuto && kernels::cpu_features().avx512; }
+bool vnni_on() { return kernels_on() && kernels::cpu_features().avx512_vnni; }
+
+// Below this many weight bytes a product runs on the calling thread only
+// (waking the pool costs more than it saves).
+constexpr int64_t kMinParallelBytes = 64 * 1024;
+
+// Scratch memory of the calling thread, reused across products (no allocation
+// per token once it has grown). 64-byte aligned.
+void* scratch(size_t bytes) {
+  thread_local std::vector<uint8_t> buf;
+  if (buf.size() < bytes + 64) buf.resize(bytes + 64);
+  auto p = reinterpret_cast<uintptr_t>(buf.data());
+  return reinterpret_cast<void*>((p + 63) & ~static_cast<uintptr_t>(63));
+}
+
+int64_t task_count(int64_t weight_bytes) {
+  if (weight_bytes < kMinParallelBytes) return 1;
+  return std::max<int64_t>(1, at::get_num_threads());
+}
+
+// Runs f(t) for t in [0, tasks), one task per intra-op thread.
+template <class F>
+void run_tasks(int64_t tasks, const F& f) {
+  if (tasks <= 1) {
+    f(0);
+    return;
+  }
+  at::parallel_for(0, tasks, 1, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) f(t);
+  });
+}
+
+// Part t of [0, n) split in `parts`, boundaries multiples of `align`.
+std::pair<int64_t, int64_t> split_range(int64_t n, int64_t parts, int64_t t, int64_t align) {
+  int64_t chunk = (n + parts - 1) / parts;
+  chunk = (chunk + align - 1) / align * align;
+  const int64_t b = std::min(n, t * chunk);
+  return {b, std::min(n, b + chunk)};
+}
+
+// Symmetric per-row int8 quantization of m ([rows, cols]): q [rows, cols] int8, scales [rows].
+std::pair<torch::Tensor, torch::Tensor> quantize_weight_rows(const torch::Tensor& m) {
+  auto scales = (m.abs().amax(1) / 127.0).clamp_min(1e-30);                               // [rows]
+  auto q = torch::round(m / scales.unsqueeze(1)).clamp(-127, 127).to(torch::kInt8);     // [rows, cols]
+  return {q.contiguous(), scales.to(torch::kFloat32).contiguous()};
+}
+
+// y = x @ dequant(w)^T (+ bias) for w [out, in] in bf16 / int8 (+ scales),
+// dequantized a block of output rows at a time to bound the temporary.
+void dequant_mm(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& scales,
+                const torch::Tensor& bias, torch::Tensor& y) {
+  const int64_t out = w.size(0), in = w.size(1);
+  const int64_t rows = std::max<int64_t>(1, (int64_t{1} << 21) / std::max<int64_t>(1, in));
+  for (int64_t o = 0; o < out; o += rows) {
+    const int64_t r = std::min(rows, out - o);
+    auto wf = w.narrow(0, o, r).to(torch::kFloat32);                                       // [r, in]
+    if (scales.defined()) wf.mul_(scales.narrow(0, o, r).unsqueeze(1));
+    auto yo = y.narrow(1, o, r);                                                            // [N, r]
+    if (bias.defined())
+      yo.copy_(torch::addmm(bias.narrow(0, o, r), x, wf.t()));
+    else
+      yo.copy_(torch::mm(x, wf.t()));
+  }
+}
+
+// Dot-form kernels on w [out, in] for rows [0, n) of x, outputs split by thread.
+void dot_kernel(WeightType type, const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& scales,
+                const torch::Tensor& bias, torch::Tensor& y) {
+  const int64_t n = x.size(0), in = w.size(1), out = w.size(0);
+  const float* xp = x.data_ptr<float>();
+  const float* bp = bias.defined() ? bias.data_ptr<float>() : nullptr;
+  float* yp = y.data_ptr<float>();
+  const int64_t tasks = task_count(w.numel() * static_cast<int64_t>(w.element_size()));
   switch (type) {
-    case WeightType::kFloat32: w_ = w; break;                              // [in, out]
-    case WeightType::kBFloat16: w_ = w.to(torch::kBFloat16); break;        // [in, out]
+    case WeightType::kFloat32: {
+      const float* wp = w.data_ptr<float>();
+      run_tasks(tasks, [&](int64_t t) {
+        auto [o0, o1] = split_range(out, tasks, t, 4);
+        if (o0 < o1) kernels::dot_f32_avx512(xp, n, wp, in, out, bp, o0, o1, yp);
+      });
+      break;
+    }
+    case WeightType::kBFloat16: {
+      const auto* wp = reinterpret_cast<const uint16_t*>(w.data_ptr<at::BFloat16>());
+      run_tasks(tasks, [&](int64_t t) {
+        auto [o0, o1] = split_range(out, tasks, t, 4);
+        if (o0 < o1) kernels::dot_bf16_avx512(xp, n, wp, in, out, bp, o0, o1, yp);
+      });
+      break;
+    }
     case WeightType::kInt8: {
-      auto [q, s] = quantize_rows(w.t().contiguous());                     // [out, in], [out]
-      w_ = q;
-      scales_ = s;
+      void* buf = scratch(static_cast<size_t>(kernels::quantized_rows_bytes(n, in)));
+      const kernels::QuantizedRows xq = kernels::quantize_rows(xp, n, in, buf);
+      const int8_t* wp = w.data_ptr<int8_t>();
+      const float* sp = scales.data_ptr<float>();
+      run_tasks(tasks, [&](int64_t t) {
+        auto [o0, o1] = split_range(out, tasks, t, 4);
+        if (o0 < o1) kernels::dot_i8_avx512(xq, wp, sp, out, bp, o0, o1, yp);
+      });
       break;
     }
   }
 }
 
-torch::Tensor Linear::operator()(const torch::Tensor& x) const {
-  switch (type_) {
-    case WeightType::kFloat32: return torch::addmm(b_, x, w_);             // [N, out]
-    case WeightType::kBFloat16: return torch::addmm(b_, x, w_.to(torch::kFloat32));
-    case WeightType::kInt8:
-      return torch::addmm(b_, x, (w_.to(torch::kFloat32) * scales_.unsqueeze(1)).t());
+// Axpy-form float32 kernel on w [in, out]: the input rows are split by thread,
+// each thread streams its slab of W once into a private partial sum, then the
+// partials and the bias are added.
+void axpy_kernel(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias, torch::Tensor& y) {
+  const int64_t n = x.size(0), in = w.size(0), out = w.size(1);
+  const float* xp = x.data_ptr<float>();
+  const float* wp = w.data_ptr<float>();
+  const int64_t tasks = task_count(w.numel() * 4);
+  const int64_t part_len = n * out;
+  auto* part = static_cast<float*>(scratch(static_cast<size_t>(tasks * part_len) * sizeof(float)));
+  run_tasks(tasks, [&](int64_t t) {
+    float* p = part + t * part_len;
+    std::memset(p, 0, static_cast<size_t>(part_len) * sizeof(float));
+    auto [i0, i1] = split_range(in, tasks, t, 8);
+    if (i0 < i1) kernels::axpy_f32_avx512(xp, n, wp, in, out, i0, i1, p);
+  });
+  float* yp = y.data_ptr<float>();
+  const float* bp = bias.data_ptr<float>();
+  for (int64_t r = 0; r < n; ++r) {
+    float* yr = yp + r * out;
+    for (int64_t o = 0; o < out; ++o) yr[o] = bp[o] + part[r * out + o];
+    for (int64_t t = 1; t < tasks; ++t) {
+      const float* pr = part + t * part_len + r * out;
+      for (int64_t o = 0; o < out; ++o) yr[o] += pr[o];
+    }
   }
-  return {};
+}
+
+void check_input(const torch::Tensor& x, int64_t in, const char* what) {
+  if (x.dim() < 1 || x.size(-1) != in || x.scalar_type() != torch::kFloat32)
+    throw UsageError(std::string(what) + ": input must be float32 [..., " + std::to_string(in) + "], got " +
+                     std::string(c10::toString(x.scalar_type())) + " with " + std::to_string(x.dim()) + " dims");
+}
+
+void check_output(const torch::Tensor& x, const torch::Tensor& y, int64_t out, const char* what) {
+  if (y.dim() != 2 || y.size(0) != x.size(0) || y.size(1) != out || y.scalar_type() != torch::kFloat32 ||
+      !y.is_contiguous())
+    throw UsageError(std::string(what) + ": output must be contiguous float32 [" + std::to_string(x.size(0)) +
+                     ", " + std::to_string(out) + "]");
+}
+
+// Result shape: x's leading dims + [out].
+std::vector<int64_t> out_shape(const torch::Tensor& x, int64_t out) {
+  auto s = x.sizes().vec();
+  s.back() = out;
+  return s;
+}
+
+}  // namespace
+
+void set_backend(Backend b) { g_backend.store(b, std::memory_order_relaxed); }
+Backend backend() { return g_backend.load(std::memory_order_relaxed); }
+
+std::string kernel_description() {
+  if (backend() == Backend::kReference) return "reference (libtorch)";
+  const auto& f = kernels::cpu_features();
+  if (!f.avx512) return "reference (libtorch; no AVX-512 on this CPU)";
+  return std::string("avx512 (f32, bf16") + (f.avx512_vnni ? ", int8-vnni" : "; int8 via libtorch") + ")";
+}
+
+// ---------------------------------------------------------------------------
+// Linear
+// ---------------------------------------------------------------------------
+
+Linear::Linear(const torch::Tensor& w, const torch::Tensor& b, WeightType type) : type_(type) {
+  if (w.dim() != 2 || b.dim() != 1 || b.size(0) != w.size(-1) || w.scalar_type() != torch::kFloat32 ||
+      b.scalar_type() != torch::kFloat32)
+    throw FormatError("ops::Linear: expected float32 weight [in, out] and bias [out], got weight with " +
+                      std::to_string(w.dim()) + " dims and bias with " + std::to_string(b.numel()) + " values");
+  in_ = w.size(0);
+  out_ = w.size(1);
+  b_ = b.contiguous();
+  switch (type) {
+    case WeightType::kFloat32: w_ = w.contiguous(); break;                                     // [in, out]
+    case WeightType::kBFloat16: w_ = w.t().to(torch::kBFloat16).contiguous(); break;           // [out, in]
+    case WeightType::kInt8: std::tie(w_, scales_) = quantize_weight_rows(w.t()); break;      // [out, in], [out]
+  }
+}
+
+torch::Tensor Linear::operator()(const torch::Tensor& x) const {
+  check_input(x, in_, "ops::Linear");
+  auto x2 = x.reshape({-1, in_}).contiguous();                                                 // [N, in]
+  auto y = torch::empty({x2.size(0), out_}, x2.options());                                     // [N, out]
+  forward_into(x2, y);
+  return y.view(out_shape(x, out_));                                                           // [..., out]
+}
+
+void Linear::forward_into(const torch::Tensor& x_in, torch::Tensor& y) const {
+  check_input(x_in, in_, "ops::Linear");
+  auto x = x_in.contiguous();                                                                  // [N, in]
+  check_output(x, y, out_, "ops::Linear");
+  const int64_t n = x.size(0);
+  if (n == 0) return;
+  const bool small = n <= kMaxKernelRows;
+  switch (type_) {
+    case WeightType::kFloat32:
+      if (small && kernels_on())
+        axpy_kernel(x, w_, b_, y);
+      else
+        torch::addmm_out(y, b_, x, w_);
+      return;
+    case WeightType::kBFloat16:
+      if (small && kernels_on())
+        dot_kernel(type_, x, w_, scales_, b_, y);
+      else
+        dequant_mm(x, w_, scales_, b_, y);
+      return;
+    case WeightType::kInt8:
+      if (small && vnni_on())
+        dot_kernel(type_, x, w_, scales_, b_, y);
+      else
+        dequant_mm(x, w_, scales_, b_, y);
+      return;
+  }
 }
 
 int64_t Linear::weight_bytes() const {
@@ -62,26 +263,44 @@ int64_t Linear::weight_bytes() const {
   return n;
 }
 
+// ---------------------------------------------------------------------------
+// TiedOutput
+// ---------------------------------------------------------------------------
+
 TiedOutput::TiedOutput(const torch::Tensor& wte, WeightType type) : type_(type) {
+  if (wte.dim() != 2 || wte.scalar_type() != torch::kFloat32)
+    throw FormatError("ops::TiedOutput: expected float32 wte [V, C], got " + std::to_string(wte.dim()) + " dims");
   switch (type) {
-    case WeightType::kFloat32: w_ = wte; break;                            // [V, C]
-    case WeightType::kBFloat16: w_ = wte.to(torch::kBFloat16); break;      // [V, C]
-    case WeightType::kInt8: {
-      auto [q, s] = quantize_rows(wte);                                    // [V, C], [V]
-      w_ = q;
-      scales_ = s;
-      break;
-    }
+    case WeightType::kFloat32: w_ = wte.contiguous(); break;                                   // [V, C]
+    case WeightType::kBFloat16: w_ = wte.to(torch::kBFloat16).contiguous(); break;             // [V, C]
+    case WeightType::kInt8: std::tie(w_, scales_) = quantize_weight_rows(wte); break;        // [V, C], [V]
   }
 }
 
 torch::Tensor TiedOutput::operator()(const torch::Tensor& x) const {
-  switch (type_) {
-    case WeightType::kFloat32: return torch::mm(x, w_.t());               // [N, V]
-    case WeightType::kBFloat16: return torch::mm(x, w_.to(torch::kFloat32).t());
-    case WeightType::kInt8: return torch::mm(x, w_.to(torch::kFloat32).t()) * scales_;
+  const int64_t c = in_features(), v = out_features();
+  check_input(x, c, "ops::TiedOutput");
+  auto x2 = x.reshape({-1, c}).contiguous();                                                   // [N, C]
+  auto y = torch::empty({x2.size(0), v}, x2.options());                                        // [N, V]
+  forward_into(x2, y);
+  return y.view(out_shape(x, v));                                                              // [..., V]
+}
+
+void TiedOutput::forward_into(const torch::Tensor& x_in, torch::Tensor& y) const {
+  check_input(x_in, in_features(), "ops::TiedOutput");
+  auto x = x_in.contiguous();                                                                  // [N, C]
+  check_output(x, y, out_features(), "ops::TiedOutput");
+  const int64_t n = x.size(0);
+  if (n == 0) return;
+  const bool small = n <= kMaxKernelRows;
+  const bool fast = small && (type_ == WeightType::kInt8 ? vnni_on() : kernels_on());
+  if (fast) {
+    dot_kernel(type_, x, w_, scales_, torch::Tensor(), y);
+  } else if (type_ == WeightType::kFloat32) {
+    torch::mm_out(y, x, w_.t());
+  } else {
+    dequant_mm(x, w_, scales_, torch::Tensor(), y);
   }
-  return {};
 }
 
 int64_t TiedOutput::weight_bytes() const {

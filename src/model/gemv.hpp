@@ -1,0 +1,56 @@
+// Private: the CPU kernels behind gpt2::ops for few-row products (decoding at
+// batch 1..~16). Every kernel works on a caller-chosen range of outputs (or of
+// the reduction dimension) so that ops.cpp can split the work across threads.
+//
+// All kernels read row-major matrices with unaligned loads (memory-mapped
+// tensors need not be 64-byte aligned) and handle any size (masked tails).
+#pragma once
+
+#include <cstdint>
+
+namespace gpt2::ops::kernels {
+
+// What the running CPU (and OS) supports, detected once.
+struct CpuFeatures {
+  bool avx512 = false;       // avx512f + bw + vl (the f32 and bf16 kernels)
+  bool avx512_vnni = false;  // + avx512_vnni (the int8 kernel)
+  bool avx512_bf16 = false;  // reported only (the bf16 kernel widens to f32)
+};
+const CpuFeatures& cpu_features();
+
+// ---- "axpy" form, weights W [in, out] row-major (Conv1D layout, float32) ----
+// Adds to part[n * out + o] (o in [0, out)) the sum over i in [i0, i1) of
+// x[n * in + i] * W[i * out + o], for n in [0, n_rows). W rows i0..i1 are
+// streamed once, contiguously. part must be zeroed by the caller.
+void axpy_f32_avx512(const float* x, int64_t n_rows, const float* w, int64_t in, int64_t out,
+                     int64_t i0, int64_t i1, float* part);
+
+// ---- "dot" form, weights W [out, in] row-major (output rows contiguous) ----
+// y[n * out + o] = dot(x[n, :], W[o, :]) * scale[o] + bias[o] for o in [o0, o1),
+// n in [0, n_rows). scale (int8 only) and bias may be null.
+void dot_f32_avx512(const float* x, int64_t n_rows, const float* w, int64_t in, int64_t out,
+                    const float* bias, int64_t o0, int64_t o1, float* y);
+// W holds bfloat16 bit patterns; each weight is widened to float32 exactly and
+// multiplied with the float32 activation (no rounding of activations).
+void dot_bf16_avx512(const float* x, int64_t n_rows, const uint16_t* w, int64_t in, int64_t out,
+                     const float* bias, int64_t o0, int64_t o1, float* y);
+
+// int8: activations are quantized per block of kQBlock inputs (symmetric,
+// |x| as uint8 plus a sign mask, one float scale per block), weights are int8
+// with one scale per output row; products accumulate in int32 per block and in
+// float32 across blocks.
+constexpr int64_t kQBlock = 64;
+struct QuantizedRows {
+  int64_t n_rows = 0, in = 0, blocks = 0;  // blocks = ceil(in / kQBlock)
+  uint8_t* mag = nullptr;                  // [n_rows, blocks * kQBlock] |x| / scale, rounded, zero padded
+  uint64_t* neg = nullptr;                 // [n_rows, blocks] bit k set: input b*64+k is negative
+  float* scale = nullptr;                  // [n_rows, blocks]
+};
+// Bytes of scratch quantize_rows needs for n_rows x in (one allocation).
+int64_t quantized_rows_bytes(int64_t n_rows, int64_t in);
+// Quantizes x [n_rows, in] into `scratch` (quantized_rows_bytes long, 64-byte aligned).
+QuantizedRows quantize_rows(const float* x, int64_t n_rows, int64_t in, void* scratch);
+void dot_i8_avx512(const QuantizedRows& xq, const int8_t* w, const float* w_scale, int64_t out,
+                   const float* bias, int64_t o0, int64_t o1, float* y);
+
+}  // namespace gpt2::ops::kernels

@@ -1,0 +1,266 @@
+// AVX-512 kernels for few-row products (see gemv.hpp). Each function carries
+// its own target attribute, so the rest of the project keeps its baseline
+// flags; ops.cpp calls them only after cpu_features() said yes.
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+#include "model/gemv.hpp"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// GCC 12 warns about _mm512_undefined_* inside its own intrinsic headers.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#define GPT2_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+#define GPT2_AVX512_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+
+namespace gpt2::ops::kernels {
+
+namespace {
+
+inline int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+GPT2_AVX512 inline __mmask16 tail_mask16(int64_t n) {
+  return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u);
+}
+
+// ---------------------------------------------------------------------------
+// axpy form: part[n, :] += sum_{i in rows} x[n, i] * W[i, :]
+// R weight rows are loaded once per 16-column chunk and applied to every x row.
+// ---------------------------------------------------------------------------
+template <int R>
+GPT2_AVX512 void axpy_rows(const float* x, int64_t n_rows, const float* w, int64_t in, int64_t out,
+                           int64_t i, float* part) {
+  const float* wr[R];
+  for (int r = 0; r < R; ++r) wr[r] = w + (i + r) * out;
+  const int64_t full = out / 16 * 16;
+  auto chunk = [&](int64_t o, __mmask16 m) GPT2_AVX512 {
+    __m512 wv[R];
+    for (int r = 0; r < R; ++r) wv[r] = _mm512_maskz_loadu_ps(m, wr[r] + o);
+    for (int64_t n = 0; n < n_rows; ++n) {
+      const float* xn = x + n * in + i;
+      float* p = part + n * out + o;
+      __m512 acc = _mm512_maskz_loadu_ps(m, p);
+      for (int r = 0; r < R; ++r) acc = _mm512_fmadd_ps(wv[r], _mm512_set1_ps(xn[r]), acc);
+      _mm512_mask_storeu_ps(p, m, acc);
+    }
+  };
+  for (int64_t o = 0; o < full; o += 16) chunk(o, static_cast<__mmask16>(0xFFFF));
+  if (full < out) chunk(full, tail_mask16(out - full));
+}
+
+// ---------------------------------------------------------------------------
+// dot form: y[n, o] = sum_c x[n, c] * W[o, c]. Four weight rows x NR input rows
+// of accumulators; a weight chunk is loaded once and used for NR input rows.
+// ---------------------------------------------------------------------------
+struct LoadF32 {
+  using T = float;
+  GPT2_AVX512 static __m512 load(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+};
+struct LoadBF16 {
+  using T = uint16_t;
+  GPT2_AVX512 static __m512 load(const uint16_t* p, __mmask16 m) {
+    const __m256i h = _mm256_maskz_loadu_epi16(m, p);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+};
+
+constexpr int kRowsPerPass = 4;
+
+template <class L, int NR>
+GPT2_AVX512 void dot_pass(const float* x, int64_t n0, const typename L::T* w, int64_t in, int64_t out,
+                          const float* bias, int64_t o, int64_t o1, float* y) {
+  const typename L::T* wr[kRowsPerPass];
+  const int rows = static_cast<int>(std::min<int64_t>(kRowsPerPass, o1 - o));
+  for (int r = 0; r < kRowsPerPass; ++r) wr[r] = w + (o + std::min(r, rows - 1)) * in;  // tail rows repeat
+  const float* xr[NR];
+  for (int k = 0; k < NR; ++k) xr[k] = x + (n0 + k) * in;
+  __m512 acc[kRowsPerPass][NR];
+  for (int r = 0; r < kRowsPerPass; ++r)
+    for (int k = 0; k < NR; ++k) acc[r][k] = _mm512_setzero_ps();
+  auto chunk = [&](int64_t c, __mmask16 m) GPT2_AVX512 {
+    __m512 xv[NR];
+    for (int k = 0; k < NR; ++k) xv[k] = _mm512_maskz_loadu_ps(m, xr[k] + c);
+    for (int r = 0; r < kRowsPerPass; ++r) {
+      const __m512 wv = L::load(wr[r] + c, m);
+      for (int k = 0; k < NR; ++k) acc[r][k] = _mm512_fmadd_ps(wv, xv[k], acc[r][k]);
+    }
+  };
+  const int64_t full = in / 16 * 16;
+  for (int64_t c = 0; c < full; c += 16) chunk(c, static_cast<__mmask16>(0xFFFF));
+  if (full < in) chunk(full, tail_mask16(in - full));
+  for (int r = 0; r < rows; ++r)
+    for (int k = 0; k < NR; ++k) {
+      float v = _mm512_reduce_add_ps(acc[r][k]);
+      if (bias) v += bias[o + r];
+      y[(n0 + k) * out + o + r] = v;
+    }
+}
+
+template <class L>
+GPT2_AVX512 void dot_any(const float* x, int64_t n_rows, const typename L::T* w, int64_t in, int64_t out,
+                         const float* bias, int64_t o0, int64_t o1, float* y) {
+  for (int64_t o = o0; o < o1; o += kRowsPerPass) {
+    int64_t n = 0;
+    for (; n + 4 <= n_rows; n += 4) dot_pass<L, 4>(x, n, w, in, out, bias, o, o1, y);
+    switch (n_rows - n) {
+      case 3: dot_pass<L, 3>(x, n, w, in, out, bias, o, o1, y); break;
+      case 2: dot_pass<L, 2>(x, n, w, in, out, bias, o, o1, y); break;
+      case 1: dot_pass<L, 1>(x, n, w, in, out, bias, o, o1, y); break;
+      default: break;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// int8 dot form with VNNI: |x| (uint8) . (+-w) (int8) per 64-input block.
+// ---------------------------------------------------------------------------
+template <int NR>
+GPT2_AVX512_VNNI void dot_i8_pass(const QuantizedRows& xq, int64_t n0, const int8_t* w, const float* w_scale,
+                                  int64_t out, const float* bias, int64_t o, int64_t o1, float* y) {
+  const int64_t in = xq.in, stride = xq.blocks * kQBlock;
+  const int8_t* wr[kRowsPerPass];
+  const int rows = static_cast<int>(std::min<int64_t>(kRowsPerPass, o1 - o));
+  for (int r = 0; r < kRowsPerPass; ++r) wr[r] = w + (o + std::min(r, rows - 1)) * in;
+  __m512 acc[kRowsPerPass][NR];
+  for (int r = 0; r < kRowsPerPass; ++r)
+    for (int k = 0; k < NR; ++k) acc[r][k] = _mm512_setzero_ps();
+  const __m512i zero = _mm512_setzero_si512();
+  for (int64_t b = 0; b < xq.blocks; ++b) {
+    const int64_t c = b * kQBlock;
+    const int64_t left = in - c;
+    const __mmask64 m = left >= 64 ? ~static_cast<__mmask64>(0) : ((static_cast<__mmask64>(1) << left) - 1);
+    __m512i xm[NR];
+    __mmask64 neg[NR];
+    __m512 sx[NR];
+    for (int k = 0; k < NR; ++k) {
+      const int64_t row = n0 + k;
+      xm[k] = _mm512_load_si512(reinterpret_cast<const void*>(xq.mag + row * stride + c));
+      neg[k] = static_cast<__mmask64>(xq.neg[row * xq.blocks + b]);
+      sx[k] = _mm512_set1_ps(xq.scale[row * xq.blocks + b]);
+    }
+    for (int r = 0; r < kRowsPerPass; ++r) {
+      const __m512i wv = _mm512_maskz_loadu_epi8(m, wr[r] + c);
+      for (int k = 0; k < NR; ++k) {
+        const __m512i ws = _mm512_mask_sub_epi8(wv, neg[k], zero, wv);  // w * sign(x)
+        const __m512i s = _mm512_dpbusd_epi32(zero, xm[k], ws);          // 16 x int32, 4 products each
+        acc[r][k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), sx[k], acc[r][k]);
+      }
+    }
+  }
+  for (int r = 0; r < rows; ++r)
+    for (int k = 0; k < NR; ++k) {
+      float v = _mm512_reduce_add_ps(acc[r][k]) * w_scale[o + r];
+      if (bias) v += bias[o + r];
+      y[(n0 + k) * out + o + r] = v;
+    }
+}
+
+}  // namespace
+
+GPT2_AVX512 void axpy_f32_avx512(const float* x, int64_t n_rows, const float* w, int64_t in, int64_t out,
+                                 int64_t i0, int64_t i1, float* part) {
+  int64_t i = i0;
+  for (; i + 8 <= i1; i += 8) axpy_rows<8>(x, n_rows, w, in, out, i, part);
+  for (; i + 4 <= i1; i += 4) axpy_rows<4>(x, n_rows, w, in, out, i, part);
+  for (; i < i1; ++i) axpy_rows<1>(x, n_rows, w, in, out, i, part);
+}
+
+GPT2_AVX512 void dot_f32_avx512(const float* x, int64_t n_rows, const float* w, int64_t in, int64_t out,
+                    const float* bias, int64_t o0, int64_t o1, float* y) {
+  dot_any<LoadF32>(x, n_rows, w, in, out, bias, o0, o1, y);
+}
+
+GPT2_AVX512 void dot_bf16_avx512(const float* x, int64_t n_rows, const uint16_t* w, int64_t in, int64_t out,
+                     const float* bias, int64_t o0, int64_t o1, float* y) {
+  dot_any<LoadBF16>(x, n_rows, w, in, out, bias, o0, o1, y);
+}
+
+int64_t quantized_rows_bytes(int64_t n_rows, int64_t in) {
+  const int64_t blocks = (in + kQBlock - 1) / kQBlock;
+  return round_up(n_rows * blocks * kQBlock, 64) + round_up(n_rows * blocks * 8, 64) +
+         round_up(n_rows * blocks * 4, 64);
+}
+
+GPT2_AVX512 QuantizedRows quantize_rows(const float* x, int64_t n_rows, int64_t in, void* scratch) {
+  QuantizedRows q;
+  q.n_rows = n_rows;
+  q.in = in;
+  q.blocks = (in + kQBlock - 1) / kQBlock;
+  auto* base = static_cast<uint8_t*>(scratch);
+  q.mag = base;
+  q.neg = reinterpret_cast<uint64_t*>(base + round_up(n_rows * q.blocks * kQBlock, 64));
+  q.scale = reinterpret_cast<float*>(reinterpret_cast<uint8_t*>(q.neg) + round_up(n_rows * q.blocks * 8, 64));
+  const __m512 sign_bit = _mm512_set1_ps(-0.0f);
+  for (int64_t n = 0; n < n_rows; ++n) {
+    const float* xn = x + n * in;
+    for (int64_t b = 0; b < q.blocks; ++b) {
+      const int64_t c = b * kQBlock;
+      __m512 v[4];
+      __m512 mx = _mm512_setzero_ps();
+      for (int j = 0; j < 4; ++j) {
+        const int64_t left = in - (c + 16 * j);
+        v[j] = left > 0 ? _mm512_maskz_loadu_ps(tail_mask16(left), xn + c + 16 * j) : _mm512_setzero_ps();
+        mx = _mm512_max_ps(mx, _mm512_andnot_ps(sign_bit, v[j]));
+      }
+      const float amax = _mm512_reduce_max_ps(mx);
+      const float scale = amax > 0.0f ? amax / 127.0f : 0.0f;
+      const __m512 inv = _mm512_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
+      uint64_t neg = 0;
+      uint8_t* dst = q.mag + (n * q.blocks + b) * kQBlock;
+      for (int j = 0; j < 4; ++j) {
+        const __mmask16 s = _mm512_cmp_ps_mask(v[j], _mm512_setzero_ps(), _CMP_LT_OQ);
+        neg |= static_cast<uint64_t>(s) << (16 * j);
+        const __m512i qi = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_andnot_ps(sign_bit, v[j]), inv));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 16 * j), _mm512_cvtusepi32_epi8(qi));
+      }
+      q.neg[n * q.blocks + b] = neg;
+      q.scale[n * q.blocks + b] = scale;
+    }
+  }
+  return q;
+}
+
+GPT2_AVX512_VNNI void dot_i8_avx512(const QuantizedRows& xq, const int8_t* w, const float* w_scale, int64_t out,
+                                    const float* bias, int64_t o0, int64_t o1, float* y) {
+  for (int64_t o = o0; o < o1; o += kRowsPerPass) {
+    int64_t n = 0;
+    for (; n + 4 <= xq.n_rows; n += 4) dot_i8_pass<4>(xq, n, w, w_scale, out, bias, o, o1, y);
+    switch (xq.n_rows - n) {
+      case 3: dot_i8_pass<3>(xq, n, w, w_scale, out, bias, o, o1, y); break;
+      case 2: dot_i8_pass<2>(xq, n, w, w_scale, out, bias, o, o1, y); break;
+      case 1: dot_i8_pass<1>(xq, n, w, w_scale, out, bias, o, o1, y); break;
+      default: break;
+    }
+  }
+}
+
+}  // namespace gpt2::ops::kernels
+
+#else  // not x86-64 GCC/Clang: cpu_features() reports nothing, so ops.cpp never calls these.
+
+namespace gpt2::ops::kernels {
+namespace {
+[[noreturn]] void unavailable() { throw std::logic_error("AVX-512 kernels are not built for this CPU"); }
+}  // namespace
+void axpy_f32_avx512(const float*, int64_t, const float*, int64_t, int64_t, int64_t, int64_t, float*) {
+  unavailable();
+}
+GPT2_AVX512 void dot_f32_avx512(const float*, int64_t, const float*, int64_t, int64_t, const float*, int64_t, int64_t,
+                    float*) {
+  unavailable();
+}
+GPT2_AVX512 void dot_bf16_avx512(const float*, int64_t, const uint16_t*, int64_t, int64_t, const float*, int64_t, int64_t,
+                     float*) {
+  unavailable();
+}
+int64_t quantized_rows_bytes(int64_t, int64_t) { unavailable(); }
+QuantizedRows quantize_rows(const float*, int64_t, int64_t, void*) { unavailable(); }
+void dot_i8_avx512(const QuantizedRows&, const int8_t*, const float*, int64_t, const float*, int64_t, int64_t,
+                   float*) {
+  unavailable();
+}
+}  // namespace gpt2::ops::kernels
+
+#endif

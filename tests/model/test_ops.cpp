@@ -1,0 +1,230 @@
+// Correctness of the projection kernels (gpt2::ops) against float64 libtorch
+// references on random data of odd sizes, for every weight type, one and many
+// rows, one and several threads, and both backends.
+#include <ATen/Parallel.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <tuple>
+
+#include "gpt2/errors.hpp"
+#include "gpt2/ops.hpp"
+
+namespace {
+
+using gpt2::ops::Backend;
+using gpt2::ops::Linear;
+using gpt2::ops::TiedOutput;
+using gpt2::ops::WeightType;
+
+// Restores backend and thread count after each test.
+class OpsTest : public ::testing::Test {
+ protected:
+  void SetUp() override { threads_ = at::get_num_threads(); }
+  void TearDown() override {
+    gpt2::ops::set_backend(Backend::kAuto);
+    at::set_num_threads(threads_);
+  }
+  int threads_ = 1;
+};
+
+// Largest |a - b| divided by the allowed error per element.
+double worst_ratio(const torch::Tensor& got, const torch::Tensor& want, const torch::Tensor& allowed) {
+  return ((got.to(torch::kFloat64) - want).abs() / allowed).max().item<double>();
+}
+
+// Bound of the int8 path's error for y = x @ W^T with W [out, in]:
+// weights rounded to a per-row step sw, activations to a per-64-block step sx.
+torch::Tensor int8_error_bound(const torch::Tensor& x, const torch::Tensor& w_out_in) {
+  auto x64 = x.to(torch::kFloat64), w64 = w_out_in.to(torch::kFloat64);      // [N, in], [out, in]
+  const int64_t in = x.size(1);
+  auto sw = w64.abs().amax(1) / 127.0;                                        // [out]
+  auto pad = (64 - in % 64) % 64;
+  auto xb = torch::constant_pad_nd(x64.abs(), {0, pad}).view({x.size(0), -1, 64});  // [N, blocks, 64]
+  auto sx = (xb.amax(2, true) / 127.0).expand_as(xb).reshape({x.size(0), -1}).narrow(1, 0, in);  // [N, in]
+  // sum_i |x_i| sw/2 + sum_i (|w_i| + sw/2) sx_i/2
+  auto t1 = torch::mm(x64.abs(), torch::ones({in, 1}, torch::kFloat64)) * sw.unsqueeze(0) / 2;  // [N, out]
+  auto t2 = torch::mm(sx / 2, (w64.abs() + sw.unsqueeze(1) / 2).t());                          // [N, out]
+  return t1 + t2 + 1e-6;
+}
+
+// Allowed error of a float32 product: a few ulps of sum |x_i w_i|.
+torch::Tensor f32_bound(const torch::Tensor& x64, const torch::Tensor& w64_in_out) {
+  return torch::mm(x64.abs(), w64_in_out.abs()) * 1e-5 + 1e-6;
+}
+
+using LinearCase = std::tuple<WeightType, int64_t /*N*/, int64_t /*in*/, int64_t /*out*/, int /*threads*/>;
+
+class LinearKernel : public OpsTest, public ::testing::WithParamInterface<LinearCase> {};
+
+TEST_P(LinearKernel, MatchesFloat64Reference) {
+  const auto [type, n, in, out, threads] = GetParam();
+  at::set_num_threads(threads);
+  torch::manual_seed(static_cast<uint64_t>(n * 1000 + in * 7 + out));
+  auto w = torch::randn({in, out}) * 0.05;   // [in, out]
+  auto b = torch::randn({out});              // [out]
+  auto x = torch::randn({n, in});            // [N, in]
+  x.index_put_({torch::indexing::Slice(), 0}, 20.0);  // an outlier channel, as GPT-2 has
+  Linear lin(w, b, type);
+  auto x64 = x.to(torch::kFloat64);
+  torch::Tensor want, allowed;
+  switch (type) {
+    case WeightType::kFloat32:
+      want = torch::addmm(b.to(torch::kFloat64), x64, w.to(torch::kFloat64));
+      allowed = f32_bound(x64, w.to(torch::kFloat64));
+      break;
+    case WeightType::kBFloat16: {
+      auto wb = w.to(torch::kBFloat16).to(torch::kFloat64);  // exactly the stored weights
+      want = torch::addmm(b.to(torch::kFloat64), x64, wb);
+      allowed = f32_bound(x64, wb);
+      break;
+    }
+    case WeightType::kInt8:
+      want = torch::addmm(b.to(torch::kFloat64), x64, w.to(torch::kFloat64));
+      allowed = int8_error_bound(x, w.t());
+      break;
+  }
+  for (Backend be : {Backend::kAuto, Backend::kReference}) {
+    gpt2::ops::set_backend(be);
+    auto y = lin(x);  // [N, out]
+    ASSERT_EQ(y.sizes(), (std::vector<int64_t>{n, out}));
+    EXPECT_LE(worst_ratio(y, want, allowed), 1.0) << gpt2::ops::to_string(type) << " backend " << int(be);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    OddSizes, LinearKernel,
+    ::testing::Combine(::testing::Values(WeightType::kFloat32, WeightType::kBFloat16, WeightType::kInt8),
+                       ::testing::Values<int64_t>(1, 3, 8, 21),  // 21 > kMaxKernelRows: the matrix path
+                       ::testing::Values<int64_t>(37, 203), ::testing::Values<int64_t>(53, 130),
+                       ::testing::Values(1, 2, 3)));
+
+using TiedCase = std::tuple<WeightType, int64_t /*N*/, int64_t /*V*/, int64_t /*C*/, int /*threads*/>;
+class TiedKernel : public OpsTest, public ::testing::WithParamInterface<TiedCase> {};
+
+TEST_P(TiedKernel, MatchesFloat64Reference) {
+  const auto [type, n, v, c, threads] = GetParam();
+  at::set_num_threads(threads);
+  torch::manual_seed(static_cast<uint64_t>(v + c * 3 + n));
+  auto wte = torch::randn({v, c}) * 0.1;  // [V, C]
+  auto x = torch::randn({n, c}) * 3;      // [N, C]
+  TiedOutput head(wte, type);
+  auto x64 = x.to(torch::kFloat64);
+  torch::Tensor want, allowed;
+  switch (type) {
+    case WeightType::kFloat32:
+      want = torch::mm(x64, wte.to(torch::kFloat64).t());
+      allowed = f32_bound(x64, wte.to(torch::kFloat64).t());
+      break;
+    case WeightType::kBFloat16: {
+      auto wb = wte.to(torch::kBFloat16).to(torch::kFloat64);
+      want = torch::mm(x64, wb.t());
+      allowed = f32_bound(x64, wb.t());
+      break;
+    }
+    case WeightType::kInt8:
+      want = torch::mm(x64, wte.to(torch::kFloat64).t());
+      allowed = int8_error_bound(x, wte);
+      break;
+  }
+  for (Backend be : {Backend::kAuto, Backend::kReference}) {
+    gpt2::ops::set_backend(be);
+    auto y = head(x);  // [N, V]
+    ASSERT_EQ(y.sizes(), (std::vector<int64_t>{n, v}));
+    EXPECT_LE(worst_ratio(y, want, allowed), 1.0) << gpt2::ops::to_string(type) << " backend " << int(be);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    OddSizes, TiedKernel,
+    ::testing::Combine(::testing::Values(WeightType::kFloat32, WeightType::kBFloat16, WeightType::kInt8),
+                       ::testing::Values<int64_t>(1, 2, 5, 17), ::testing::Values<int64_t>(7, 1001),
+                       ::testing::Values<int64_t>(24, 77), ::testing::Values(1, 2)));
+
+TEST_F(OpsTest, KernelAndReferenceAgreeClosely) {
+  // Same stored weights, two implementations: float32 and bf16 differ only by
+  // summation order.
+  torch::manual_seed(7);
+  auto w = torch::randn({129, 515}) * 0.05;  // [in, out]
+  auto b = torch::randn({515});              // [out]
+  auto x = torch::randn({2, 129});           // [N, in]
+  for (WeightType t : {WeightType::kFloat32, WeightType::kBFloat16}) {
+    Linear lin(w, b, t);
+    gpt2::ops::set_backend(Backend::kAuto);
+    auto fast = lin(x);
+    gpt2::ops::set_backend(Backend::kReference);
+    auto ref = lin(x);
+    EXPECT_TRUE(torch::allclose(fast, ref, 1e-4, 1e-4)) << gpt2::ops::to_string(t);
+  }
+}
+
+TEST_F(OpsTest, KeepsLeadingDimensions) {
+  torch::manual_seed(3);
+  Linear lin(torch::randn({10, 6}), torch::randn({6}));
+  auto x = torch::randn({2, 3, 10});  // [B, T, in]
+  auto y = lin(x);                     // [B, T, out]
+  EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, 3, 6}));
+  EXPECT_TRUE(torch::allclose(y[1][2], lin(x[1][2].unsqueeze(0))[0]));
+  TiedOutput head(torch::randn({11, 10}));
+  EXPECT_EQ(head(x).sizes(), (std::vector<int64_t>{2, 3, 11}));
+}
+
+TEST_F(OpsTest, ForwardIntoWritesPreallocatedOutput) {
+  torch::manual_seed(4);
+  auto w = torch::randn({40, 33}), b = torch::randn({33});
+  Linear lin(w, b);
+  auto x = torch::randn({2, 40});
+  auto y = torch::full({2, 33}, 123.0f);
+  const float* before = y.data_ptr<float>();
+  lin.forward_into(x, y);
+  EXPECT_EQ(y.data_ptr<float>(), before);
+  EXPECT_TRUE(torch::allclose(y, torch::addmm(b, x, w), 1e-4, 1e-4));
+  auto wrong = torch::empty({3, 33});
+  EXPECT_THROW(lin.forward_into(x, wrong), gpt2::UsageError);
+}
+
+TEST_F(OpsTest, ZeroRowsAndZeroInputs) {
+  Linear lin(torch::randn({16, 8}), torch::randn({8}), WeightType::kInt8);
+  EXPECT_EQ(lin(torch::empty({0, 16})).sizes(), (std::vector<int64_t>{0, 8}));
+  // All-zero activations: quantization scale 0 must not produce NaN.
+  auto y = lin(torch::zeros({1, 16}));
+  EXPECT_FALSE(torch::isnan(y).any().item<bool>());
+}
+
+TEST_F(OpsTest, RejectsBadShapes) {
+  Linear lin(torch::randn({10, 6}), torch::randn({6}));
+  EXPECT_THROW(lin(torch::randn({2, 9})), gpt2::UsageError);
+  EXPECT_THROW(lin(torch::randn({2, 10}).to(torch::kFloat64)), gpt2::UsageError);
+  EXPECT_THROW(Linear(torch::randn({10, 6}), torch::randn({5})), gpt2::FormatError);
+  EXPECT_THROW(Linear(torch::randn({10}), torch::randn({10})), gpt2::FormatError);
+  EXPECT_THROW(TiedOutput(torch::randn({10})), gpt2::FormatError);
+}
+
+TEST_F(OpsTest, WeightBytesPerType) {
+  auto w = torch::randn({100, 30}), b = torch::randn({30});
+  EXPECT_EQ(Linear(w, b, WeightType::kFloat32).weight_bytes(), 100 * 30 * 4 + 30 * 4);
+  EXPECT_EQ(Linear(w, b, WeightType::kBFloat16).weight_bytes(), 100 * 30 * 2 + 30 * 4);
+  EXPECT_EQ(Linear(w, b, WeightType::kInt8).weight_bytes(), 100 * 30 + 30 * 4 + 30 * 4);
+  EXPECT_EQ(TiedOutput(torch::randn({50, 8}), WeightType::kBFloat16).weight_bytes(), 50 * 8 * 2);
+}
+
+TEST_F(OpsTest, Float32KeepsTheGivenWeights) {
+  auto w = torch::randn({64, 32}), b = torch::randn({32});
+  Linear lin(w, b);
+  // Zero-copy: changing the caller's tensor changes the product.
+  auto x = torch::ones({1, 64});
+  auto before = lin(x).clone();
+  w.add_(1.0);
+  EXPECT_FALSE(torch::allclose(lin(x), before));
+}
+
+TEST_F(OpsTest, ParsesWeightTypes) {
+  EXPECT_EQ(gpt2::ops::parse_weight_type("float32"), WeightType::kFloat32);
+  EXPECT_EQ(gpt2::ops::parse_weight_type("bf16"), WeightType::kBFloat16);
+  EXPECT_EQ(gpt2::ops::parse_weight_type("int8"), WeightType::kInt8);
+  EXPECT_THROW(gpt2::ops::parse_weight_type("float16"), gpt2::UsageError);
+  EXPECT_EQ(gpt2::ops::to_string(WeightType::kBFloat16), "bfloat16");
+  EXPECT_FALSE(gpt2::ops::kernel_description().empty());
+}
+
+}  // namespace
