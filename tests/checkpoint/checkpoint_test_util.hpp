@@ -64,3 +64,37 @@ inline float load_f32(const std::string& bytes, size_t offset) {
 inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 }  // namespace gpt2::test
+
+#include <nlohmann/json.hpp>
+
+namespace gpt2::test {
+
+// A safetensors file split into its JSON header and data section.
+struct SafetensorsParts {
+  nlohmann::json header;
+  std::string data;
+};
+
+inline SafetensorsParts read_safetensors(const std::filesystem::path& file) {
+  const std::string src = read_file(file);
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<uint8_t>(src.at(static_cast<size_t>(i)));
+  return {nlohmann::json::parse(src.substr(8, n)), src.substr(8 + n)};
+}
+
+inline void write_safetensors(const std::filesystem::path& file, const SafetensorsParts& parts) {
+  const std::string h = parts.header.dump();
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[static_cast<size_t>(i)] = static_cast<char>((h.size() >> (8 * i)) & 0xff);
+  write_file(file, out + h + parts.data);
+}
+
+// Appends a tensor with the given dtype/shape and raw bytes.
+inline void add_tensor(SafetensorsParts& p, const std::string& name, const std::string& dtype,
+                       const std::vector<int64_t>& shape, const std::string& bytes) {
+  const uint64_t begin = p.data.size();
+  p.data += bytes;
+  p.header[name] = {{"dtype", dtype}, {"shape", shape}, {"data_offsets", {begin, p.data.size()}}};
+}
+
+}  // namespace gpt2::test
