@@ -136,7 +136,7 @@ void derive_hf_files(const fs::path& dir, DownloadProgress* progress) {
       try {
         hp = download_detail::hparams_from_hf_config(download_detail::read_small_file(src, 1 << 20));
       } catch (const FormatError& e) {
-        const fs::path moved = download_detail::move_aside(src);
+        const fs::path moved = download_detail::move_aside(src, dir / source);
         throw FormatError(std::string(e.what()) + "; moved aside to " + moved.filename().string() +
                           "; run the download again to fetch it again");
       }
@@ -298,7 +298,7 @@ DownloadResult download_model(const DownloadOptions& opt) {
   std::string moved;
   for (const auto& s : staged) {
     if (bad.count(s.name)) {
-      const fs::path to = download_detail::move_aside(s.actual);
+      const fs::path to = download_detail::move_aside(s.actual, dir / s.name);
       moved += (moved.empty() ? "" : ", ") + to.filename().string();
       if (progress != nullptr) progress->message(s.name + ": failed verification, moved aside to " + to.filename().string());
     } else if (s.is_partial) {

@@ -41,15 +41,15 @@ void truncate_file(const fs::path& p, int64_t size) {
   if (rc != 0) throw IoError("cannot truncate " + p.string() + ": " + err);
 }
 
-fs::path move_aside(const fs::path& p) {
+fs::path move_aside(const fs::path& p, const fs::path& name) {
   const std::time_t now = std::time(nullptr);
   std::tm tm{};
   localtime_r(&now, &tm);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-  fs::path target = p.string() + ".corrupt-" + stamp;
+  fs::path target = name.string() + ".corrupt-" + stamp;
   for (int i = 1; file_size_or_missing(target) >= 0 || fs::exists(target); ++i)
-    target = p.string() + ".corrupt-" + stamp + "-" + std::to_string(i);
+    target = name.string() + ".corrupt-" + stamp + "-" + std::to_string(i);
   rename_file(p, target);
   return target;
 }

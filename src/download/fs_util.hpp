@@ -17,8 +17,9 @@ int64_t free_space_bytes(const std::filesystem::path& dir);
 // Truncates (or creates) `p` to `size` bytes. Throws IoError.
 void truncate_file(const std::filesystem::path& p, int64_t size);
 
-// Renames `p` to "<p>.corrupt-<YYYYmmdd-HHMMSS>" (a free name) and returns the new path.
-std::filesystem::path move_aside(const std::filesystem::path& p);
+// Renames `p` to "<name>.corrupt-<YYYYmmdd-HHMMSS>" (a free name; `name` is the
+// file's final path, `p` may be its .partial) and returns the new path.
+std::filesystem::path move_aside(const std::filesystem::path& p, const std::filesystem::path& name);
 
 // rename(2) with an IoError naming both paths on failure.
 void rename_file(const std::filesystem::path& from, const std::filesystem::path& to);
