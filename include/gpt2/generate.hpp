@@ -1,0 +1,73 @@
+// The generation loop: the prompt in one pass through the KV cache, then one
+// token per step (last-position logits only), sampled per row with its own
+// random stream. Rows stop at <|endoftext|> (unless ignore_eot), at a stop
+// string, after `length` tokens, or when the caller asks to stop.
+//
+// Text is produced incrementally and is always clean UTF-8: bytes of a
+// character split across tokens are held back until complete, invalid bytes
+// become U+FFFD (as the released decoder's errors="replace"), and text that
+// could still turn out to be the start of a stop string is held back until
+// it cannot.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gpt2/model.hpp"
+#include "gpt2/sampler.hpp"
+#include "gpt2/tokenizer.hpp"
+
+namespace gpt2 {
+
+struct GenerateOptions {
+  int64_t length = 0;            // tokens to generate per row, >= 1
+  SamplingOptions sampling;
+  uint64_t seed = 0;             // row r draws from SampleRng(seed, first_sample + r)
+  uint64_t first_sample = 0;     // global index of the batch's first row
+  bool ignore_eot = false;       // false: a row ends at <|endoftext|>
+  std::vector<std::string> stop; // a row ends before the first occurrence of any of these
+};
+
+enum class FinishReason { kLength, kEndOfText, kStop, kInterrupted };
+std::string to_string(FinishReason r);  // "length", "eot", "stop", "interrupted"
+
+struct GeneratedRow {
+  std::vector<TokenId> tokens;  // sampled tokens (a final <|endoftext|> that ended the row excluded)
+  std::string text;             // the row's text (clean UTF-8, cut before a stop string)
+  FinishReason finish = FinishReason::kLength;
+};
+
+struct GenerateStats {
+  int64_t prompt_tokens = 0;     // batch x prompt length, processed in one pass
+  double prompt_ms = 0;
+  int64_t generated_tokens = 0;  // tokens sampled, all rows together
+  double generate_ms = 0;        // every step after the prompt pass, sampling included
+  double prompt_tokens_per_s() const { return prompt_ms > 0 ? prompt_tokens * 1000.0 / prompt_ms : 0; }
+  double generated_tokens_per_s() const {
+    return generate_ms > 0 ? generated_tokens * 1000.0 / generate_ms : 0;
+  }
+};
+
+struct GenerateResult {
+  std::vector<GeneratedRow> rows;
+  GenerateStats stats;
+};
+
+struct GenerateCallbacks {
+  // Text of `row` that is now final, in order (never split inside a character).
+  std::function<void(int64_t row, const std::string& text)> on_text;
+  // Polled before each step; returning true ends every unfinished row as kInterrupted.
+  std::function<bool()> should_stop;
+};
+
+// Generates `batch` rows continuing `prompt` (every row starts from the same
+// prompt). Throws UsageError when the prompt is empty, length < 1, batch < 1,
+// or prompt + length exceeds the model's n_ctx; gpt2::Error for a model/tokenizer mismatch.
+GenerateResult generate(GPT2Impl& model, const std::shared_ptr<const Tokenizer>& tokenizer,
+                        const std::vector<TokenId>& prompt, int64_t batch,
+                        const GenerateOptions& options, const GenerateCallbacks& callbacks = {});
+
+}  // namespace gpt2
