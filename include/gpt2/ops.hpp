@@ -61,6 +61,8 @@ class Linear {
   int64_t out_features() const { return out_; }
   int64_t weight_bytes() const;  // bytes read from memory per product (weights + bias)
   WeightType type() const { return type_; }
+  // weight_bytes() of a Linear of this type and shape, without building one.
+  static int64_t bytes_for(WeightType type, int64_t in, int64_t out);
 
  private:
   WeightType type_ = WeightType::kFloat32;
@@ -86,6 +88,8 @@ class TiedOutput {
   int64_t out_features() const { return w_.defined() ? w_.size(0) : 0; }
   int64_t weight_bytes() const;
   WeightType type() const { return type_; }
+  // weight_bytes() of a TiedOutput of this type and shape, without building one.
+  static int64_t bytes_for(WeightType type, int64_t vocab, int64_t channels);
 
  private:
   WeightType type_ = WeightType::kFloat32;

@@ -1,4 +1,80 @@
+// `gpt2 bench`: speed of a model directory or of random weights of a released size.
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
 #include "cli/commands.hpp"
+#include "gpt2/bench.hpp"
+#include "gpt2/errors.hpp"
+#include "gpt2/model_names.hpp"
+
 namespace gpt2::cli {
-void register_bench_command(CLI::App&, CliIO&) {}  // TODO(perf): bench
+
+namespace {
+
+struct BenchCliOptions {
+  std::string model;            // name or directory; empty: random weights
+  std::string models_dir;       // empty: default_models_dir()
+  std::string random = "124M";  // size for random weights
+  std::string dtype = "float32";
+  int threads = 0;
+  std::vector<int64_t> prompt_lengths = {8, 512};
+  std::vector<int64_t> batches = {1, 8};
+  int64_t tokens = 128;
+  int reps = 5;
+  uint64_t seed = 1234;
+  bool json = false;
+  bool quiet = false;
+};
+
+void run_bench_command(const BenchCliOptions& o, CliIO& io, bool random_given) {
+  if (!o.model.empty() && random_given) throw UsageError("give either --model or --random, not both");
+  BenchOptions b;
+  b.weight_type = ops::parse_weight_type(o.dtype);
+  if (!o.model.empty()) {
+    const std::filesystem::path dir = o.models_dir.empty() ? default_models_dir() : std::filesystem::path(o.models_dir);
+    b.model_dir = resolve_model_dir(o.model, dir);
+  } else {
+    b.random_size = o.random;
+  }
+  b.threads = o.threads;
+  b.prompt_lengths = o.prompt_lengths;
+  b.batches = o.batches;
+  b.decode_tokens = o.tokens;
+  b.repetitions = o.reps;
+  b.seed = o.seed;
+  auto progress = [&](const std::string& line) {
+    if (!o.quiet) io.err << "bench: " << line << std::endl;
+  };
+  const BenchReport r = run_bench(b, progress);
+  if (o.json)
+    io.out << r.to_json() << "\n";
+  else
+    io.out << r.to_text();
 }
+
+}  // namespace
+
+void register_bench_command(CLI::App& app, CliIO& io) {
+  auto opt = std::make_shared<BenchCliOptions>();
+  CLI::App* sub = app.add_subcommand(
+      "bench", "Measure load time, prompt and decoding speed, weight bandwidth and memory of a model");
+  sub->add_option("--model", opt->model, "Model name or directory (default: random weights, see --random)");
+  sub->add_option("--models-dir", opt->models_dir, "Where released models live (default: models, env GPT2_MODELS_DIR)");
+  auto* random = sub->add_option("--random", opt->random, "Random weights of this released size: 124M, 355M, 774M, 1558M")
+                     ->capture_default_str();
+  sub->add_option("--dtype", opt->dtype, "Projection weights: float32, bfloat16 or int8")->capture_default_str();
+  sub->add_option("--threads", opt->threads, "Threads (0: every core)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_option("--prompt", opt->prompt_lengths, "Prompt lengths to time (tokens; repeatable)")
+      ->capture_default_str()->delimiter(',');
+  sub->add_option("--batch", opt->batches, "Decode batch sizes to time (repeatable)")->capture_default_str()->delimiter(',');
+  sub->add_option("--tokens", opt->tokens, "Decode steps per run")->capture_default_str();
+  sub->add_option("--reps", opt->reps, "Timed repetitions per measurement")->capture_default_str();
+  sub->add_option("--seed", opt->seed, "Seed for random weights and prompt tokens")->capture_default_str();
+  sub->add_flag("--json", opt->json, "Print one JSON object instead of text");
+  sub->add_flag("-q,--quiet", opt->quiet, "No progress lines on stderr");
+  sub->callback([opt, random, &io] { run_bench_command(*opt, io, random->count() > 0); });
+}
+
+}  // namespace gpt2::cli

@@ -257,11 +257,15 @@ void Linear::forward_into(const torch::Tensor& x_in, torch::Tensor& y) const {
   }
 }
 
-int64_t Linear::weight_bytes() const {
-  int64_t n = w_.numel() * static_cast<int64_t>(w_.element_size()) + b_.numel() * 4;
-  if (scales_.defined()) n += scales_.numel() * 4;
-  return n;
+namespace {
+int64_t element_bytes(WeightType t) { return t == WeightType::kFloat32 ? 4 : t == WeightType::kBFloat16 ? 2 : 1; }
+}  // namespace
+
+int64_t Linear::bytes_for(WeightType type, int64_t in, int64_t out) {
+  return in * out * element_bytes(type) + out * 4 + (type == WeightType::kInt8 ? out * 4 : 0);
 }
+
+int64_t Linear::weight_bytes() const { return bytes_for(type_, in_, out_); }
 
 // ---------------------------------------------------------------------------
 // TiedOutput
@@ -303,10 +307,10 @@ void TiedOutput::forward_into(const torch::Tensor& x_in, torch::Tensor& y) const
   }
 }
 
-int64_t TiedOutput::weight_bytes() const {
-  int64_t n = w_.numel() * static_cast<int64_t>(w_.element_size());
-  if (scales_.defined()) n += scales_.numel() * 4;
-  return n;
+int64_t TiedOutput::bytes_for(WeightType type, int64_t vocab, int64_t channels) {
+  return vocab * channels * element_bytes(type) + (type == WeightType::kInt8 ? vocab * 4 : 0);
 }
+
+int64_t TiedOutput::weight_bytes() const { return bytes_for(type_, out_features(), in_features()); }
 
 }  // namespace gpt2::ops

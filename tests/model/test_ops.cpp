@@ -228,3 +228,13 @@ TEST_F(OpsTest, ParsesWeightTypes) {
 }
 
 }  // namespace
+
+namespace {
+TEST(OpsBytes, BytesForMatchesBuiltObjects) {
+  auto w = torch::randn({24, 40}), b = torch::randn({40}), wte = torch::randn({31, 24});
+  for (WeightType t : {WeightType::kFloat32, WeightType::kBFloat16, WeightType::kInt8}) {
+    EXPECT_EQ(Linear::bytes_for(t, 24, 40), Linear(w, b, t).weight_bytes());
+    EXPECT_EQ(TiedOutput::bytes_for(t, 31, 24), TiedOutput(wte, t).weight_bytes());
+  }
+}
+}  // namespace

@@ -1,0 +1,244 @@
+// `gpt2 bench` measurements (see include/gpt2/bench.hpp).
+#include "gpt2/bench.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+#include <sys/resource.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "gpt2/checkpoint.hpp"
+#include "gpt2/errors.hpp"
+#include "gpt2/model.hpp"
+
+namespace gpt2 {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+int64_t peak_rss_bytes() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<int64_t>(ru.ru_maxrss) * 1024;  // ru_maxrss is in KiB on Linux
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+std::string mb(int64_t bytes) { return fmt("%.1f MB", static_cast<double>(bytes) / 1e6); }
+
+void check_options(const BenchOptions& o) {
+  if (o.threads < 0) throw UsageError("--threads must be >= 0 (0: every core), got " + std::to_string(o.threads));
+  if (o.repetitions < 1 || o.repetitions > 1000)
+    throw UsageError("--reps must be in 1..1000, got " + std::to_string(o.repetitions));
+  if (o.decode_tokens < 1) throw UsageError("--tokens must be >= 1, got " + std::to_string(o.decode_tokens));
+  for (int64_t t : o.prompt_lengths)
+    if (t < 1) throw UsageError("--prompt lengths must be >= 1, got " + std::to_string(t));
+  for (int64_t b : o.batches)
+    if (b < 1 || b > 4096) throw UsageError("--batch sizes must be in 1..4096, got " + std::to_string(b));
+}
+
+// ids: [B, T] int64 uniformly random tokens.
+torch::Tensor random_ids(int64_t batch, int64_t t, int64_t vocab, at::Generator& gen) {
+  return torch::randint(vocab, {batch, t}, gen, torch::kInt64);
+}
+
+}  // namespace
+
+double BenchStat::min() const { return values.empty() ? 0 : *std::min_element(values.begin(), values.end()); }
+double BenchStat::max() const { return values.empty() ? 0 : *std::max_element(values.begin(), values.end()); }
+double BenchStat::median() const {
+  if (values.empty()) return 0;
+  auto v = values;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+ModelWeights random_model_weights(const HParams& hp, uint64_t seed) {
+  auto gen = at::detail::createCPUGenerator(seed);
+  const int64_t C = hp.n_embd;
+  auto normal = [&](std::vector<int64_t> shape) {
+    return torch::randn(shape, gen, torch::kFloat32).mul_(0.02);  // normal(0, 0.02)
+  };
+  ModelWeights w;
+  w.hp = hp;
+  w.wte = normal({hp.n_vocab, C});  // [V, C]
+  w.wpe = normal({hp.n_ctx, C});    // [n_ctx, C]
+  for (int64_t l = 0; l < hp.n_layer; ++l) {
+    BlockWeights b;
+    b.ln_1_g = torch::ones({C});
+    b.ln_1_b = torch::zeros({C});
+    b.attn_w = normal({C, 3 * C});       // [C, 3C]
+    b.attn_b = normal({3 * C});          // [3C]
+    b.attn_proj_w = normal({C, C});      // [C, C]
+    b.attn_proj_b = normal({C});         // [C]
+    b.ln_2_g = torch::ones({C});
+    b.ln_2_b = torch::zeros({C});
+    b.fc_w = normal({C, 4 * C});         // [C, 4C]
+    b.fc_b = normal({4 * C});            // [4C]
+    b.mlp_proj_w = normal({4 * C, C});   // [4C, C]
+    b.mlp_proj_b = normal({C});          // [C]
+    w.blocks.push_back(std::move(b));
+  }
+  w.ln_f_g = torch::ones({C});
+  w.ln_f_b = torch::zeros({C});
+  return w;
+}
+
+int64_t decode_step_weight_bytes(const HParams& hp, ops::WeightType type) {
+  const int64_t C = hp.n_embd;
+  const int64_t per_layer = ops::Linear::bytes_for(type, C, 3 * C) + ops::Linear::bytes_for(type, C, C) +
+                            ops::Linear::bytes_for(type, C, 4 * C) + ops::Linear::bytes_for(type, 4 * C, C);
+  return hp.n_layer * per_layer + ops::TiedOutput::bytes_for(type, hp.n_vocab, C);
+}
+
+BenchReport run_bench(const BenchOptions& opt, const std::function<void(const std::string&)>& progress) {
+  check_options(opt);
+  auto say = [&](const std::string& line) {
+    if (progress) progress(line);
+  };
+  BenchReport rep;
+  rep.threads = opt.threads > 0 ? opt.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  at::set_num_threads(rep.threads);
+  rep.weight_type = opt.weight_type;
+  rep.kernels = ops::kernel_description();
+  rep.random_weights = opt.model_dir.empty();
+  c10::InferenceMode guard;
+
+  const HParams random_hp = rep.random_weights ? HParams::released(opt.random_size) : HParams{};
+  const auto t_load = Clock::now();
+  ModelWeights weights =
+      rep.random_weights ? random_model_weights(random_hp, opt.seed) : load_model_weights(opt.model_dir);
+  ModelOptions mo;
+  mo.weight_type = opt.weight_type;
+  GPT2 model(std::move(weights), mo);
+  rep.load_ms = seconds_since(t_load) * 1e3;
+  rep.hp = model->hparams();
+  rep.model = rep.random_weights ? "random " + opt.random_size : opt.model_dir.string();
+  rep.weight_bytes_per_step = decode_step_weight_bytes(rep.hp, opt.weight_type);
+  say("loaded " + rep.model + " in " + fmt("%.1f ms", rep.load_ms));
+
+  auto gen = at::detail::createCPUGenerator(opt.seed + 1);
+  const int64_t V = rep.hp.n_vocab, n_ctx = rep.hp.n_ctx;
+
+  // Prompt processing: one pass over T tokens, last-position logits only.
+  for (int64_t t : opt.prompt_lengths) {
+    if (t > n_ctx) {
+      rep.notes.push_back("prompt of " + std::to_string(t) + " tokens skipped: n_ctx is " + std::to_string(n_ctx));
+      continue;
+    }
+    auto ids = random_ids(1, t, V, gen);  // [1, T]
+    KVCache cache = model->make_cache(1, t);
+    rep.kv_cache_bytes = std::max(rep.kv_cache_bytes, cache.bytes());
+    model->forward(ids, cache, true);  // warm-up: first touch of weights, pools, allocator
+    BenchReport::Prompt p;
+    p.tokens = t;
+    for (int r = 0; r < opt.repetitions; ++r) {
+      cache.reset();
+      const auto t0 = Clock::now();
+      auto logits = model->forward(ids, cache, true);  // [1, V]
+      p.tokens_per_s.values.push_back(static_cast<double>(t) / seconds_since(t0));
+    }
+    say("prompt " + std::to_string(t) + " tokens: " + fmt("%.1f tok/s", p.tokens_per_s.median()));
+    rep.prompts.push_back(std::move(p));
+  }
+
+  // Decoding: a 1-token prompt, then `steps` single-token steps per row,
+  // feeding back each row's greedy choice.
+  const int64_t steps = std::min(opt.decode_tokens, n_ctx - 1);
+  if (steps < opt.decode_tokens)
+    rep.notes.push_back("decode capped to " + std::to_string(steps) + " steps by n_ctx " + std::to_string(n_ctx));
+  for (int64_t b : opt.batches) {
+    if (steps < 1) {
+      rep.notes.push_back("decode skipped: n_ctx " + std::to_string(n_ctx) + " leaves no room");
+      break;
+    }
+    KVCache cache = model->make_cache(b, 1 + steps);
+    rep.kv_cache_bytes = std::max(rep.kv_cache_bytes, cache.bytes());
+    auto start = random_ids(b, 1, V, gen);  // [B, 1]
+    auto run = [&](int64_t n_steps) {
+      cache.reset();
+      auto next = model->forward(start, cache, true).argmax(-1, true);  // [B, 1]
+      const auto t0 = Clock::now();
+      for (int64_t s = 0; s < n_steps; ++s) next = model->forward(next, cache, true).argmax(-1, true);
+      return seconds_since(t0);
+    };
+    run(std::min<int64_t>(steps, 8));  // warm-up
+    BenchReport::Decode d;
+    d.batch = b;
+    d.steps = steps;
+    for (int r = 0; r < opt.repetitions; ++r) {
+      const double s = run(steps);
+      d.tokens_per_s.values.push_back(static_cast<double>(b * steps) / s);
+      d.weight_gb_per_s.values.push_back(static_cast<double>(rep.weight_bytes_per_step) * steps / s / 1e9);
+    }
+    say("decode batch " + std::to_string(b) + ": " + fmt("%.1f tok/s", d.tokens_per_s.median()));
+    rep.decodes.push_back(std::move(d));
+  }
+  rep.peak_rss_bytes = peak_rss_bytes();
+  return rep;
+}
+
+std::string BenchReport::to_text() const {
+  std::string s;
+  s += "model      " + model + "  (n_layer " + std::to_string(hp.n_layer) + ", n_embd " + std::to_string(hp.n_embd) +
+       ", n_head " + std::to_string(hp.n_head) + ", n_ctx " + std::to_string(hp.n_ctx) + ")\n";
+  s += "weights    " + ops::to_string(weight_type) + ", " + mb(weight_bytes_per_step) + " read per decode step\n";
+  s += "kernels    " + kernels + ", " + std::to_string(threads) + " thread(s)\n";
+  s += std::string(random_weights ? "init       " : "load       ") + fmt("%.1f ms", load_ms) + "\n";
+  for (const auto& p : prompts)
+    s += "prompt     " + fmt("%4.0f", static_cast<double>(p.tokens)) + " tokens   " +
+         fmt("median %8.1f tok/s", p.tokens_per_s.median()) + fmt("  (min %.1f", p.tokens_per_s.min()) +
+         fmt(", max %.1f", p.tokens_per_s.max()) + ", " + std::to_string(p.tokens_per_s.values.size()) + " runs)\n";
+  for (const auto& d : decodes)
+    s += "decode     batch " + fmt("%3.0f", static_cast<double>(d.batch)) + "   " +
+         fmt("median %8.1f tok/s", d.tokens_per_s.median()) + fmt("  (min %.1f", d.tokens_per_s.min()) +
+         fmt(", max %.1f", d.tokens_per_s.max()) + ", " + std::to_string(d.steps) + " steps x " +
+         std::to_string(d.tokens_per_s.values.size()) + " runs)  " +
+         fmt("weights %.1f GB/s", d.weight_gb_per_s.median()) + "\n";
+  s += "memory     peak RSS " + mb(peak_rss_bytes) + " (weights " + mb(weight_bytes_per_step) + ", largest KV cache " +
+       mb(kv_cache_bytes) + ")\n";
+  for (const auto& n : notes) s += "note       " + n + "\n";
+  return s;
+}
+
+std::string BenchReport::to_json() const {
+  auto stat = [](const BenchStat& st) {
+    return nlohmann::json{{"median", st.median()}, {"min", st.min()}, {"max", st.max()}, {"values", st.values}};
+  };
+  nlohmann::json j;
+  j["model"] = model;
+  j["random_weights"] = random_weights;
+  j["hparams"] = nlohmann::json::parse(hp.to_json());
+  j["dtype"] = ops::to_string(weight_type);
+  j["kernels"] = kernels;
+  j["threads"] = threads;
+  j["load_ms"] = load_ms;
+  j["weight_bytes_per_step"] = weight_bytes_per_step;
+  j["prompt"] = nlohmann::json::array();
+  for (const auto& p : prompts) j["prompt"].push_back({{"tokens", p.tokens}, {"tokens_per_s", stat(p.tokens_per_s)}});
+  j["decode"] = nlohmann::json::array();
+  for (const auto& d : decodes)
+    j["decode"].push_back({{"batch", d.batch},
+                           {"steps", d.steps},
+                           {"tokens_per_s", stat(d.tokens_per_s)},
+                           {"weight_gb_per_s", stat(d.weight_gb_per_s)}});
+  j["kv_cache_bytes"] = kv_cache_bytes;
+  j["peak_rss_bytes"] = peak_rss_bytes;
+  j["notes"] = notes;
+  return j.dump();
+}
+
+}  // namespace gpt2
