@@ -1,0 +1,87 @@
+// Property tests: decode(encode(x)) == x for random valid UTF-8 mixing ASCII,
+// every kind of whitespace, letters of several scripts, combining marks,
+// digits and emoji; and encoding a text equals encoding its pieces one by one
+// (so the per-call cache never changes a result).
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gpt2/tokenizer.hpp"
+#include "tokenizer/pretokenize.hpp"
+
+using gpt2::TokenId;
+using gpt2::Tokenizer;
+
+namespace {
+
+const std::vector<std::string>& alphabet() {
+  static const std::vector<std::string> a = {
+      // ASCII letters, digits, punctuation, contractions
+      "a", "e", "t", "Z", "Q", "0", "7", "'", "s", "ll", "'re", ".", ",", "!", "?", "(", ")", "{", "=", "_", "#",
+      // whitespace of every kind
+      " ", " ", " ", "\t", "\n", "\r\n", "\v", "\f", "\u0085", "\u00A0", "\u1680", "\u2003", "\u2028", "\u2029",
+      "\u202F", "\u205F", "\u3000",
+      // not whitespace
+      "\u200B", "\uFEFF",
+      // Latin, Greek, Cyrillic, Arabic, Hebrew, Devanagari (with marks), Thai, CJK, Hangul
+      "\u00E9", "\u00DF", "\u03A9", "\u0436", "\u0645", "\u05D0", "\u0915", "\u093F", "\u094D", "\u0E01",
+      "\u0E31", "\u4E2D", "\u6587", "\u3042", "\uD55C",
+      // combining marks, non-ASCII digits and numbers
+      "\u0301", "\u0308", "\u0663", "\u0967", "\u00BD", "\u216B", "\uFF11",
+      // emoji: plain, skin tone, ZWJ sequence, flag, keycap, variation selector
+      "\U0001F600", "\U0001F44D\U0001F3FD", "\U0001F468\u200D\U0001F469\u200D\U0001F467", "\U0001F1EB\U0001F1F7",
+      "1\uFE0F\u20E3", "\u2764\uFE0F",
+      // the special marker, as ordinary text
+      "<|endoftext|>"};
+  return a;
+}
+
+std::string random_text(std::mt19937& rng, std::size_t max_parts) {
+  const auto& a = alphabet();
+  std::string s;
+  const std::size_t n = rng() % (max_parts + 1);
+  for (std::size_t i = 0; i < n; ++i) s += a[rng() % a.size()];
+  return s;
+}
+
+}  // namespace
+
+TEST(RoundTrip, DecodeEncodeIsIdentityOnRandomText) {
+  const auto tok = Tokenizer::builtin();
+  std::mt19937 rng(12345);
+  for (int iter = 0; iter < 5000; ++iter) {
+    const std::string text = random_text(rng, 40);
+    const auto ids = tok->encode_ordinary(text);
+    for (TokenId id : ids) ASSERT_TRUE(id >= 0 && id < tok->vocab_size());
+    ASSERT_EQ(tok->decode(ids), text);
+    ASSERT_EQ(tok->encode(text, false), ids);
+  }
+}
+
+TEST(RoundTrip, WithSpecialTokensAllowed) {
+  const auto tok = Tokenizer::builtin();
+  std::mt19937 rng(99);
+  for (int iter = 0; iter < 1000; ++iter) {
+    const std::string text = random_text(rng, 30);
+    const auto ids = tok->encode(text, true);
+    ASSERT_EQ(tok->decode(ids), text);
+  }
+}
+
+TEST(RoundTrip, WholeTextEqualsPiecesEncodedAlone) {
+  const auto tok = Tokenizer::builtin();
+  const gpt2::Pretokenizer pretok;
+  std::mt19937 rng(4242);
+  for (int iter = 0; iter < 20; ++iter) {
+    // Long texts so that repeated pieces come from the cache.
+    const std::string text = random_text(rng, 3000);
+    std::vector<TokenId> by_piece;
+    for (auto piece : pretok.split(text)) {
+      const auto ids = tok->encode_ordinary(piece);
+      by_piece.insert(by_piece.end(), ids.begin(), ids.end());
+    }
+    ASSERT_EQ(tok->encode_ordinary(text), by_piece);
+  }
+}
