@@ -138,7 +138,7 @@ void derive_hf_files(const fs::path& dir, DownloadProgress* progress) {
       } catch (const FormatError& e) {
         const fs::path moved = download_detail::move_aside(src, dir / source);
         throw FormatError(std::string(e.what()) + "; moved aside to " + moved.filename().string() +
-                          "; run the download again to fetch it again");
+                          "; run the download again for a fresh copy");
       }
       download_detail::write_file_synced(partial_of(dir, target), hp.to_json() + "\n");
     } else {
@@ -207,6 +207,8 @@ DownloadResult download_model(const DownloadOptions& opt) {
   for (const auto& f : plan) {
     const int64_t size = file_size_or_missing(dir / f.name);
     if (size >= 0) {
+      std::error_code rm_ec;
+      fs::remove(partial_of(dir, f.name), rm_ec);  // a leftover of an older run
       res.kept.push_back(f.name);
       if (progress != nullptr) progress->file_skipped(f.name, size);
     } else {
@@ -308,7 +310,7 @@ DownloadResult download_model(const DownloadOptions& opt) {
   if (!bad.empty()) {
     std::string msg = "model " + model + " failed verification: " + describe(report.problems.front());
     if (report.problems.size() > 1) msg += " (and " + std::to_string(report.problems.size() - 1) + " more problems)";
-    throw FormatError(msg + "; moved aside " + moved + "; run the download again to fetch them again");
+    throw FormatError(msg + "; moved aside " + moved + "; run the download again for a fresh copy");
   }
   res.tensors_verified = report.tensors_checked;
   if (progress != nullptr)

@@ -108,8 +108,10 @@ class ConsoleProgress : public DownloadProgress {
   void retrying(const std::string& file, int attempt, int max_attempts, double wait_s,
                 const std::string& reason) override {
     end_line();
-    err_ << file << ": " << reason << "; retry " << attempt << "/" << max_attempts << " in "
-         << format_duration(wait_s) << "\n";
+    char wait[32];
+    if (wait_s < 10) std::snprintf(wait, sizeof wait, "%.1fs", wait_s);
+    else std::snprintf(wait, sizeof wait, "%s", format_duration(wait_s).c_str());
+    err_ << file << ": " << reason << "; retry " << attempt << "/" << max_attempts << " in " << wait << "\n";
     err_.flush();
   }
 
