@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <thread>
 
@@ -11,6 +12,7 @@
 #include "gpt2/download.hpp"
 #include "gpt2/errors.hpp"
 #include "gpt2/hparams.hpp"
+#include "gpt2/interrupt.hpp"
 #include "gpt2/progress.hpp"
 #include "support/test_support.hpp"
 
@@ -425,4 +427,23 @@ TEST_F(DownloaderTest, HuggingFaceBadConfigIsReported) {
   }
   EXPECT_FALSE(fs::exists(model_dir() / "config.json"));
   EXPECT_FALSE(fs::exists(model_dir() / "hparams.json"));
+}
+
+TEST_F(DownloaderTest, CtrlCStopsCleanlyAndKeepsThePartialFile) {
+  server_->set_fault(kDataPath, "slow", "rate=1000000&times=1");
+  install_interrupt_handler();
+  std::thread ctrl_c([&] {
+    if (wait_for_file(model_dir() / (kData + ".partial"), 100000, 20)) std::raise(SIGINT);
+  });
+  EXPECT_THROW(download_model(options()), InterruptedError);
+  ctrl_c.join();
+  clear_interrupt();
+  std::signal(SIGINT, SIG_DFL);
+  EXPECT_FALSE(fs::exists(model_dir() / kData));
+  ASSERT_TRUE(fs::exists(model_dir() / (kData + ".partial")));
+  download_model(options());  // resumes
+  expect_complete_model();
+  const auto gets = server_->requests(kDataPath, "GET");
+  ASSERT_EQ(gets.size(), 2u);
+  EXPECT_NE(gets[1].range, "");
 }
