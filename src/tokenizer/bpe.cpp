@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <functional>
+#include <stdexcept>
 
 namespace gpt2::bpe {
 
-MergeTable::MergeTable(std::size_t expected) { rehash(std::max<std::size_t>(16, expected * 2)); }
+// Up to 80% full: GPT-2's 50000 merges fit 65536 slots (512 KiB), which stays in
+// a core's L2 cache; lookups are memory-bound, so small beats sparse here.
+MergeTable::MergeTable(std::size_t expected) { rehash(std::max<std::size_t>(16, expected + expected / 4)); }
 
 void MergeTable::rehash(std::size_t capacity) {
   std::size_t cap = 16;
@@ -14,30 +17,40 @@ void MergeTable::rehash(std::size_t capacity) {
     cap <<= 1;
     ++bits;
   }
-  std::vector<Slot> old;
+  std::vector<uint64_t> old;
   old.swap(slots_);
-  slots_.assign(cap, Slot{kEmpty, kNoRank, -1});
+  slots_.assign(cap, kEmpty);
   mask_ = cap - 1;
   shift_ = 64 - bits;
-  size_ = 0;
-  for (const Slot& s : old) {
-    if (s.key != kEmpty) insert(static_cast<TokenId>(s.key >> 32), static_cast<TokenId>(s.key & 0xFFFFFFFFu), s.rank, s.merged);
+  for (const uint64_t s : old) {
+    if (s == kEmpty) continue;
+    for (uint64_t i = slot_of(s >> 24);; i = (i + 1) & mask_) {
+      if (slots_[i] == kEmpty) {
+        slots_[i] = s;
+        break;
+      }
+    }
   }
 }
 
 void MergeTable::insert(TokenId a, TokenId b, uint32_t rank, TokenId merged) {
-  if ((size_ + 1) * 2 > slots_.size()) rehash(slots_.size() * 2);
+  if (a < 0 || b < 0 || merged < 0 || a > kMaxId || b > kMaxId || merged > kMaxId || rank > kMaxRank) {
+    throw std::length_error("merge table: id or rank too large");
+  }
+  if ((size_ + 1) * 5 > slots_.size() * 4) rehash(slots_.size() * 2);
+  if (merged_by_rank_.size() <= rank) merged_by_rank_.resize(std::max<std::size_t>(rank + 1, merged_by_rank_.size() * 2), -1);
+  merged_by_rank_[rank] = merged;
   const uint64_t k = key(a, b);
+  const uint64_t value = (k << 24) | rank;
   for (uint64_t i = slot_of(k);; i = (i + 1) & mask_) {
-    Slot& s = slots_[i];
-    if (s.key == k) {
-      s.rank = rank;
-      s.merged = merged;
+    uint64_t& s = slots_[i];
+    if (s == kEmpty) {
+      s = value;
+      ++size_;
       return;
     }
-    if (s.key == kEmpty) {
-      s = Slot{k, rank, merged};
-      ++size_;
+    if ((s >> 24) == k) {
+      s = value;
       return;
     }
   }

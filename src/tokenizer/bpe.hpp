@@ -11,10 +11,14 @@
 
 namespace gpt2::bpe {
 
-// Open-addressing hash table (pair of ids) -> (rank, merged id).
+// Open-addressing hash table (pair of ids) -> (rank, merged id). A slot is one
+// 64-bit word (left id: 20 bits, right id: 20 bits, rank: 24 bits), so the whole
+// GPT-2 table is 1 MiB and stays in cache; merged ids are kept by rank.
 class MergeTable {
  public:
   static constexpr uint32_t kNoRank = UINT32_MAX;
+  static constexpr TokenId kMaxId = (1 << 20) - 2;       // ids must be <= this (all-ones key marks empty slots)
+  static constexpr uint32_t kMaxRank = (1u << 24) - 2;   // ranks must be <= this
 
   explicit MergeTable(std::size_t expected = 0);
   // Adds or replaces (a, b). A later insert of the same pair wins (as a Python dict does).
@@ -25,29 +29,27 @@ class MergeTable {
   uint32_t find(TokenId a, TokenId b, TokenId* merged) const {
     const uint64_t k = key(a, b);
     for (uint64_t i = slot_of(k);; i = (i + 1) & mask_) {
-      const Slot& s = slots_[i];
-      if (s.key == k) {
-        *merged = s.merged;
-        return s.rank;
+      const uint64_t s = slots_[i];
+      if ((s >> 24) == k) {
+        const uint32_t rank = static_cast<uint32_t>(s & kRankMask);
+        *merged = merged_by_rank_[rank];
+        return rank;
       }
-      if (s.key == kEmpty) return kNoRank;
+      if (s == kEmpty) return kNoRank;
     }
   }
 
  private:
-  struct Slot {
-    uint64_t key;
-    uint32_t rank;
-    TokenId merged;
-  };
-  static constexpr uint64_t kEmpty = ~uint64_t{0};
+  static constexpr uint64_t kRankMask = (uint64_t{1} << 24) - 1;
+  static constexpr uint64_t kEmpty = ~uint64_t{0};  // key bits all ones: never a real pair
   static uint64_t key(TokenId a, TokenId b) {
-    return (uint64_t{static_cast<uint32_t>(a)} << 32) | static_cast<uint32_t>(b);
+    return (uint64_t{static_cast<uint32_t>(a)} << 20) | static_cast<uint32_t>(b);
   }
   uint64_t slot_of(uint64_t k) const { return (k * 0x9E3779B97F4A7C15ULL) >> shift_; }
   void rehash(std::size_t capacity);
 
-  std::vector<Slot> slots_;
+  std::vector<uint64_t> slots_;
+  std::vector<TokenId> merged_by_rank_;
   uint64_t mask_ = 0;
   int shift_ = 64;
   std::size_t size_ = 0;

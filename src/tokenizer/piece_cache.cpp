@@ -53,28 +53,28 @@ uint64_t PieceCache::hash_of(std::string_view piece, uint64_t head) {
   return mix((h ^ pack(p, n) ^ (uint64_t{n} << 59)) * kMul);
 }
 
-bool PieceCache::matches(const Slot& s, std::string_view piece, uint64_t head) const {
-  if (s.len != piece.size()) return false;
-  if (s.len <= 8) return s.head == head;
+bool PieceCache::matches(const Slot& s, std::string_view piece, uint64_t head) {
+  if (piece.size() <= 8) return s.head == head;
   return std::memcmp(reinterpret_cast<const char*>(s.head), piece.data(), piece.size()) == 0;
 }
 
 bool PieceCache::find(std::string_view piece, const TokenId** ids, std::size_t* count) {
+  if (slots_.empty() || piece.empty() || piece.size() > 255) return false;
   const uint64_t head = pack(piece.data(), piece.size() < 8 ? piece.size() : 8);
   const uint64_t h = hash_of(piece, head);
-  if (slots_.empty()) return false;
+  const uint32_t tag = tag_of(h, piece.size());
   const std::size_t mask = slots_.size() - 1;
   for (std::size_t i = h & mask;; i = (i + 1) & mask) {
     const Slot& s = slots_[i];
-    if (s.len == 0) return false;
-    if (s.hash == h && matches(s, piece, head)) {
-      *count = s.count;
-      if (s.count <= 2) {
-        hit_[0] = s.id0;
-        hit_[1] = s.id1;
-        *ids = hit_;
+    if (s.tag == 0) return false;
+    if (s.tag == tag && matches(s, piece, head)) {
+      if (s.value & kSingle) {
+        hit_ = static_cast<TokenId>(s.value & ~kSingle);
+        *ids = &hit_;
+        *count = 1;
       } else {
-        *ids = ids_.data() + s.id1;
+        *count = static_cast<std::size_t>(ids_[s.value]);
+        *ids = ids_.data() + s.value + 1;
       }
       return true;
     }
@@ -82,7 +82,7 @@ bool PieceCache::find(std::string_view piece, const TokenId** ids, std::size_t* 
 }
 
 void PieceCache::clear() {
-  slots_.assign(slots_.size(), Slot{0, 0, 0, 0, 0, 0});
+  slots_.assign(slots_.size(), Slot{0, 0, 0});
   ids_.clear();
   size_ = 0;
 }
@@ -90,34 +90,43 @@ void PieceCache::clear() {
 void PieceCache::grow() {
   std::vector<Slot> old;
   old.swap(slots_);
-  slots_.assign(old.empty() ? kInitialSlots : old.size() * 2, Slot{0, 0, 0, 0, 0, 0});
+  slots_.assign(old.empty() ? kInitialSlots : old.size() * 2, Slot{0, 0, 0});
   const std::size_t mask = slots_.size() - 1;
   for (const Slot& s : old) {
-    if (s.len == 0) continue;
-    std::size_t i = s.hash & mask;
-    while (slots_[i].len != 0) i = (i + 1) & mask;
+    if (s.tag == 0) continue;
+    const std::size_t len = s.tag & 0xFF;
+    uint64_t h;
+    if (len <= 8) {
+      char bytes[8];
+      std::memcpy(bytes, &s.head, 8);
+      h = hash_of(std::string_view(bytes, len), s.head);
+    } else {
+      const char* p = reinterpret_cast<const char*>(s.head);
+      h = hash_of(std::string_view(p, len), pack(p, 8));
+    }
+    std::size_t i = h & mask;
+    while (slots_[i].tag != 0) i = (i + 1) & mask;
     slots_[i] = s;
   }
 }
 
 void PieceCache::insert(std::string_view piece, const TokenId* ids, std::size_t count) {
-  if (piece.empty()) return;
-  const uint64_t head = pack(piece.data(), piece.size() < 8 ? piece.size() : 8);
-  const uint64_t h = hash_of(piece, head);
+  if (piece.empty() || piece.size() > 255 || count == 0) return;
   if (size_ >= max_entries_) clear();
   if ((size_ + 1) * 2 > slots_.size()) grow();
-  Slot s{h, piece.size() <= 8 ? head : reinterpret_cast<uint64_t>(piece.data()),
-         static_cast<uint32_t>(piece.size()), static_cast<uint32_t>(count), 0, 0};
-  if (count <= 2) {
-    s.id0 = count > 0 ? ids[0] : 0;
-    s.id1 = count > 1 ? ids[1] : 0;
+  const uint64_t head = pack(piece.data(), piece.size() < 8 ? piece.size() : 8);
+  const uint64_t h = hash_of(piece, head);
+  Slot s{piece.size() <= 8 ? head : reinterpret_cast<uint64_t>(piece.data()), tag_of(h, piece.size()), 0};
+  if (count == 1 && ids[0] >= 0) {
+    s.value = kSingle | static_cast<uint32_t>(ids[0]);
   } else {
-    s.id1 = static_cast<TokenId>(ids_.size());
+    s.value = static_cast<uint32_t>(ids_.size());
+    ids_.push_back(static_cast<TokenId>(count));
     ids_.insert(ids_.end(), ids, ids + count);
   }
   const std::size_t mask = slots_.size() - 1;
   std::size_t i = h & mask;
-  while (slots_[i].len != 0) i = (i + 1) & mask;
+  while (slots_[i].tag != 0) i = (i + 1) & mask;
   slots_[i] = s;
   ++size_;
 }

@@ -1,8 +1,9 @@
 // A bounded cache of BPE results for repeated pieces, keyed by the piece's bytes.
 // Keys point into the text being encoded, so a cache lives for one encode call
 // (which also keeps it free of locking when a Tokenizer is shared by threads).
-// Short pieces (<= 8 bytes) and short results (<= 2 ids), the common case, are
-// stored inline in the slot, so a hit touches a single cache line.
+// Short pieces (<= 8 bytes) and one-token results, the common case, are stored
+// inline in the slot, so a hit touches a single cache line. Pieces longer than
+// 255 bytes are not cached.
 #pragma once
 
 #include <cstddef>
@@ -27,17 +28,19 @@ class PieceCache {
   std::size_t size() const { return size_; }
 
  private:
+  // 16 bytes, so the whole table stays small enough for the CPU's cache.
   struct Slot {
-    uint64_t hash;
-    uint64_t head;  // len <= 8: the bytes, zero padded; else the data pointer
-    uint32_t len;   // 0: empty slot
-    uint32_t count;
-    TokenId id0;
-    TokenId id1;    // count > 2: offset of the ids in ids_
+    uint64_t head;   // len <= 8: the bytes, zero padded; else the data pointer
+    uint32_t tag;    // high 24 bits of the hash | length (1..255); 0: empty slot
+    uint32_t value;  // one id: kSingle | id; more: offset in ids_ of [count, ids...]
   };
+  static constexpr uint32_t kSingle = 0x80000000u;
   static uint64_t pack(const char* p, std::size_t n);  // n <= 8
   static uint64_t hash_of(std::string_view piece, uint64_t head);
-  bool matches(const Slot& s, std::string_view piece, uint64_t head) const;
+  static bool matches(const Slot& s, std::string_view piece, uint64_t head);
+  static uint32_t tag_of(uint64_t hash, std::size_t len) {
+    return (static_cast<uint32_t>(hash >> 32) & 0xFFFFFF00u) | static_cast<uint32_t>(len);
+  }
   void grow();
   void clear();
 
@@ -45,7 +48,7 @@ class PieceCache {
   std::vector<Slot> slots_;
   std::vector<TokenId> ids_;
   std::size_t size_ = 0;
-  TokenId hit_[2] = {0, 0};
+  TokenId hit_ = 0;
 };
 
 }  // namespace gpt2

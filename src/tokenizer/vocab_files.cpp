@@ -5,12 +5,13 @@
 #include <unordered_map>
 
 #include "gpt2/errors.hpp"
+#include "tokenizer/bpe.hpp"
 #include "tokenizer/byte_unicode.hpp"
 
 namespace gpt2 {
 namespace {
 
-constexpr std::size_t kMaxVocab = std::size_t{1} << 24;
+constexpr std::size_t kMaxVocab = std::size_t{bpe::MergeTable::kMaxId} + 1;  // ids 0..kMaxId
 constexpr std::string_view kEndOfText = "<|endoftext|>";
 
 std::string_view trim(std::string_view s) {
@@ -148,6 +149,7 @@ VocabData parse_vocab(std::string_view encoder_json, std::string_view vocab_bpe,
                              : "' uses a token missing from ") +
                         encoder_name);
     }
+    if (v.merges.size() > bpe::MergeTable::kMaxRank) throw FormatError(vocab_name + ": too many merges");
     v.merges.push_back({l->second, r->second, m->second});
   }
   if (v.merges.empty()) throw FormatError(vocab_name + ": no merges");
