@@ -156,3 +156,31 @@ TEST(LoadModelWeights, Float16AndBfloat16AreConverted) {
 }
 
 }  // namespace
+
+namespace {
+
+// The real 124M index over a sparse data file of the full size whose first 3 MiB
+// are the real bytes: every shape of the released model is checked and loaded.
+TEST(LoadModelWeights, Released124MIndexOverSparseDataFile) {
+  TempDir d("124m-sparse");
+  copy_files(tf_index_124m_dir(), d.path(), {"hparams.json", "model.ckpt.index"});
+  const auto data = d / "model.ckpt.data-00000-of-00001";
+  write_file(data, read_file(tf_index_124m_dir() / "model.ckpt.data-00000-of-00001.first3MiB"));
+  std::filesystem::resize_file(data, 497759232);  // sparse: costs no disk space
+  const auto w = gpt2::load_model_weights(d.path());
+  EXPECT_EQ(w.hp, gpt2::HParams::released("124M"));
+  expect_canonical_shapes(w);
+  EXPECT_EQ(w.blocks[0].attn_w.sizes(), (std::vector<int64_t>{768, 2304}));
+  EXPECT_EQ(w.wte.sizes(), (std::vector<int64_t>{50257, 768}));
+  for (const auto& [name, t] : all_tensors(w)) EXPECT_TRUE(in_mapping(w, t)) << name;
+  const auto b = w.blocks[0].attn_b;  // [3C], the real first tensor
+  EXPECT_FLOAT_EQ(b[0].item<float>(), 0.48033914f);
+  EXPECT_FLOAT_EQ(b[1].item<float>(), -0.5254326f);
+  EXPECT_FLOAT_EQ(b[2].item<float>(), -0.42926455f);
+  EXPECT_FLOAT_EQ(b[3].item<float>(), -0.2059525f);
+  int64_t params = 0;
+  for (const auto& [name, t] : all_tensors(w)) params += t.numel();
+  EXPECT_EQ(params, w.hp.num_parameters());
+}
+
+}  // namespace
