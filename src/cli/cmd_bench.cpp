@@ -25,6 +25,7 @@ struct BenchCliOptions {
   int reps = 5;
   uint64_t seed = 1234;
   bool json = false;
+  bool accuracy = false;
   bool quiet = false;
 };
 
@@ -44,6 +45,7 @@ void run_bench_command(const BenchCliOptions& o, CliIO& io, bool random_given) {
   b.decode_tokens = o.tokens;
   b.repetitions = o.reps;
   b.seed = o.seed;
+  b.accuracy = o.accuracy;
   auto progress = [&](const std::string& line) {
     if (!o.quiet) io.err << "bench: " << line << std::endl;
   };
@@ -72,6 +74,8 @@ void register_bench_command(CLI::App& app, CliIO& io) {
   sub->add_option("--tokens", opt->tokens, "Decode steps per run")->capture_default_str();
   sub->add_option("--reps", opt->reps, "Timed repetitions per measurement")->capture_default_str();
   sub->add_option("--seed", opt->seed, "Seed for random weights and prompt tokens")->capture_default_str();
+  sub->add_flag("--accuracy", opt->accuracy,
+                "Also compare --dtype against float32 (libtorch reference): logit error, greedy agreement");
   sub->add_flag("--json", opt->json, "Print one JSON object instead of text");
   sub->add_flag("-q,--quiet", opt->quiet, "No progress lines on stderr");
   sub->callback([opt, random, &io] { run_bench_command(*opt, io, random->count() > 0); });

@@ -54,6 +54,55 @@ torch::Tensor random_ids(int64_t batch, int64_t t, int64_t vocab, at::Generator&
   return torch::randint(vocab, {batch, t}, gen, torch::kInt64);
 }
 
+// Greedy continuation of `prompt` ([1, P]) for n tokens: ids [1, P + n].
+torch::Tensor greedy(GPT2Impl& model, const torch::Tensor& prompt, int64_t n) {
+  KVCache cache = model.make_cache(1, prompt.size(1) + n);
+  auto next = model.forward(prompt, cache, true).argmax(-1, true);  // [1, 1]
+  std::vector<torch::Tensor> parts = {prompt, next};
+  for (int64_t i = 1; i < n; ++i) {
+    next = model.forward(next, cache, true).argmax(-1, true);
+    parts.push_back(next);
+  }
+  return torch::cat(parts, 1);  // [1, P + n]
+}
+
+// Runs f with the products on the given backend, restoring the previous one.
+template <class F>
+auto with_backend(ops::Backend b, const F& f) {
+  const ops::Backend before = ops::backend();
+  ops::set_backend(b);
+  struct Restore {
+    ops::Backend b;
+    ~Restore() { ops::set_backend(b); }
+  } restore{before};
+  return f();
+}
+
+BenchReport::Accuracy measure_accuracy(GPT2Impl& model, GPT2Impl& reference, int64_t prompt_len, int64_t n,
+                                       at::Generator& gen) {
+  BenchReport::Accuracy a;
+  const int64_t n_ctx = model.hparams().n_ctx;
+  prompt_len = std::max<int64_t>(1, std::min(prompt_len, n_ctx / 2));
+  n = std::max<int64_t>(1, std::min(n, n_ctx - prompt_len));
+  auto prompt = random_ids(1, prompt_len, model.hparams().n_vocab, gen);                 // [1, P]
+  auto seq32 = with_backend(ops::Backend::kReference, [&] { return greedy(reference, prompt, n); });  // [1, P + n]
+  auto seq = greedy(model, prompt, n);                                                   // [1, P + n]
+  // Logits at the positions that predict the continuation, both models fed seq32.
+  auto inputs = seq32.narrow(1, 0, prompt_len + n - 1);                                  // [1, P + n - 1]
+  auto l32 = with_backend(ops::Backend::kReference, [&] { return reference.forward(inputs); })
+                 .narrow(1, prompt_len - 1, n).to(torch::kFloat64);                      // [1, n, V]
+  auto l = model.forward(inputs).narrow(1, prompt_len - 1, n).to(torch::kFloat64);      // [1, n, V]
+  a.measured = true;
+  a.prompt_tokens = prompt_len;
+  a.generated_tokens = n;
+  a.rel_logit_error = ((l - l32).norm() / l32.norm().clamp_min(1e-30)).item<double>();
+  a.max_abs_logit_error = (l - l32).abs().max().item<double>();
+  a.teacher_forced_agreement = l.argmax(-1).eq(l32.argmax(-1)).to(torch::kFloat64).mean().item<double>();
+  auto same = seq.narrow(1, prompt_len, n).eq(seq32.narrow(1, prompt_len, n))[0];        // [n]
+  while (a.greedy_common_prefix < n && same[a.greedy_common_prefix].item<bool>()) ++a.greedy_common_prefix;
+  return a;
+}
+
 }  // namespace
 
 double BenchStat::min() const { return values.empty() ? 0 : *std::min_element(values.begin(), values.end()); }
@@ -187,7 +236,14 @@ BenchReport run_bench(const BenchOptions& opt, const std::function<void(const st
     say("decode batch " + std::to_string(b) + ": " + fmt("%.1f tok/s", d.tokens_per_s.median()));
     rep.decodes.push_back(std::move(d));
   }
-  rep.peak_rss_bytes = peak_rss_bytes();
+  rep.peak_rss_bytes = peak_rss_bytes();  // before the accuracy check builds a second model
+
+  if (opt.accuracy) {
+    ModelWeights w32 = rep.random_weights ? random_model_weights(random_hp, opt.seed) : load_model_weights(opt.model_dir);
+    GPT2 reference(std::move(w32), ModelOptions{});
+    rep.accuracy = measure_accuracy(*model, *reference, opt.accuracy_prompt, opt.accuracy_tokens, gen);
+    say("accuracy: relative logit error " + fmt("%.3g", rep.accuracy.rel_logit_error));
+  }
   return rep;
 }
 
@@ -210,6 +266,11 @@ std::string BenchReport::to_text() const {
          fmt("weights %.1f GB/s", d.weight_gb_per_s.median()) + "\n";
   s += "memory     peak RSS " + mb(peak_rss_bytes) + " (weights " + mb(weight_bytes_per_step) + ", largest KV cache " +
        mb(kv_cache_bytes) + ")\n";
+  if (accuracy.measured)
+    s += "accuracy   vs float32 reference: relative logit error " + fmt("%.3g", accuracy.rel_logit_error) +
+         fmt(" (max abs %.3g)", accuracy.max_abs_logit_error) + fmt(", same argmax at %.1f%%", 100 * accuracy.teacher_forced_agreement) +
+         " of " + std::to_string(accuracy.generated_tokens) + " positions, greedy identical for the first " +
+         std::to_string(accuracy.greedy_common_prefix) + " of " + std::to_string(accuracy.generated_tokens) + " tokens\n";
   for (const auto& n : notes) s += "note       " + n + "\n";
   return s;
 }
@@ -237,6 +298,13 @@ std::string BenchReport::to_json() const {
                            {"weight_gb_per_s", stat(d.weight_gb_per_s)}});
   j["kv_cache_bytes"] = kv_cache_bytes;
   j["peak_rss_bytes"] = peak_rss_bytes;
+  if (accuracy.measured)
+    j["accuracy"] = {{"prompt_tokens", accuracy.prompt_tokens},
+                     {"generated_tokens", accuracy.generated_tokens},
+                     {"rel_logit_error", accuracy.rel_logit_error},
+                     {"max_abs_logit_error", accuracy.max_abs_logit_error},
+                     {"teacher_forced_agreement", accuracy.teacher_forced_agreement},
+                     {"greedy_common_prefix", accuracy.greedy_common_prefix}};
   j["notes"] = notes;
   return j.dump();
 }

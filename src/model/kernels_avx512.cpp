@@ -66,23 +66,27 @@ struct LoadBF16 {
   }
 };
 
-constexpr int kRowsPerPass = 4;
+// Weight rows per pass: 16 concurrent row streams at one input row keep more
+// memory requests in flight (measured: +15-30% over 4 rows); with several input
+// rows, 4 weight rows x 4 input rows of accumulators fit the 32 registers.
+constexpr int kRowsSingle = 16;
+constexpr int kRowsMulti = 4;
 
-template <class L, int NR>
+template <class L, int R, int NR>
 GPT2_AVX512 void dot_pass(const float* x, int64_t n0, const typename L::T* w, int64_t in, int64_t out,
                           const float* bias, int64_t o, int64_t o1, float* y) {
-  const typename L::T* wr[kRowsPerPass];
-  const int rows = static_cast<int>(std::min<int64_t>(kRowsPerPass, o1 - o));
-  for (int r = 0; r < kRowsPerPass; ++r) wr[r] = w + (o + std::min(r, rows - 1)) * in;  // tail rows repeat
+  const typename L::T* wr[R];
+  const int rows = static_cast<int>(std::min<int64_t>(R, o1 - o));
+  for (int r = 0; r < R; ++r) wr[r] = w + (o + std::min(r, rows - 1)) * in;  // tail rows repeat
   const float* xr[NR];
   for (int k = 0; k < NR; ++k) xr[k] = x + (n0 + k) * in;
-  __m512 acc[kRowsPerPass][NR];
-  for (int r = 0; r < kRowsPerPass; ++r)
+  __m512 acc[R][NR];
+  for (int r = 0; r < R; ++r)
     for (int k = 0; k < NR; ++k) acc[r][k] = _mm512_setzero_ps();
   auto chunk = [&](int64_t c, __mmask16 m) GPT2_AVX512 {
     __m512 xv[NR];
     for (int k = 0; k < NR; ++k) xv[k] = _mm512_maskz_loadu_ps(m, xr[k] + c);
-    for (int r = 0; r < kRowsPerPass; ++r) {
+    for (int r = 0; r < R; ++r) {
       const __m512 wv = L::load(wr[r] + c, m);
       for (int k = 0; k < NR; ++k) acc[r][k] = _mm512_fmadd_ps(wv, xv[k], acc[r][k]);
     }
@@ -101,13 +105,17 @@ GPT2_AVX512 void dot_pass(const float* x, int64_t n0, const typename L::T* w, in
 template <class L>
 GPT2_AVX512 void dot_any(const float* x, int64_t n_rows, const typename L::T* w, int64_t in, int64_t out,
                          const float* bias, int64_t o0, int64_t o1, float* y) {
-  for (int64_t o = o0; o < o1; o += kRowsPerPass) {
+  if (n_rows == 1) {
+    for (int64_t o = o0; o < o1; o += kRowsSingle) dot_pass<L, kRowsSingle, 1>(x, 0, w, in, out, bias, o, o1, y);
+    return;
+  }
+  for (int64_t o = o0; o < o1; o += kRowsMulti) {
     int64_t n = 0;
-    for (; n + 4 <= n_rows; n += 4) dot_pass<L, 4>(x, n, w, in, out, bias, o, o1, y);
+    for (; n + 4 <= n_rows; n += 4) dot_pass<L, kRowsMulti, 4>(x, n, w, in, out, bias, o, o1, y);
     switch (n_rows - n) {
-      case 3: dot_pass<L, 3>(x, n, w, in, out, bias, o, o1, y); break;
-      case 2: dot_pass<L, 2>(x, n, w, in, out, bias, o, o1, y); break;
-      case 1: dot_pass<L, 1>(x, n, w, in, out, bias, o, o1, y); break;
+      case 3: dot_pass<L, kRowsMulti, 3>(x, n, w, in, out, bias, o, o1, y); break;
+      case 2: dot_pass<L, kRowsMulti, 2>(x, n, w, in, out, bias, o, o1, y); break;
+      case 1: dot_pass<L, kRowsMulti, 1>(x, n, w, in, out, bias, o, o1, y); break;
       default: break;
     }
   }
@@ -116,15 +124,15 @@ GPT2_AVX512 void dot_any(const float* x, int64_t n_rows, const typename L::T* w,
 // ---------------------------------------------------------------------------
 // int8 dot form with VNNI: |x| (uint8) . (+-w) (int8) per 64-input block.
 // ---------------------------------------------------------------------------
-template <int NR>
+template <int R, int NR>
 GPT2_AVX512_VNNI void dot_i8_pass(const QuantizedRows& xq, int64_t n0, const int8_t* w, const float* w_scale,
                                   int64_t out, const float* bias, int64_t o, int64_t o1, float* y) {
   const int64_t in = xq.in, stride = xq.blocks * kQBlock;
-  const int8_t* wr[kRowsPerPass];
-  const int rows = static_cast<int>(std::min<int64_t>(kRowsPerPass, o1 - o));
-  for (int r = 0; r < kRowsPerPass; ++r) wr[r] = w + (o + std::min(r, rows - 1)) * in;
-  __m512 acc[kRowsPerPass][NR];
-  for (int r = 0; r < kRowsPerPass; ++r)
+  const int8_t* wr[R];
+  const int rows = static_cast<int>(std::min<int64_t>(R, o1 - o));
+  for (int r = 0; r < R; ++r) wr[r] = w + (o + std::min(r, rows - 1)) * in;
+  __m512 acc[R][NR];
+  for (int r = 0; r < R; ++r)
     for (int k = 0; k < NR; ++k) acc[r][k] = _mm512_setzero_ps();
   const __m512i zero = _mm512_setzero_si512();
   for (int64_t b = 0; b < xq.blocks; ++b) {
@@ -140,7 +148,7 @@ GPT2_AVX512_VNNI void dot_i8_pass(const QuantizedRows& xq, int64_t n0, const int
       neg[k] = static_cast<__mmask64>(xq.neg[row * xq.blocks + b]);
       sx[k] = _mm512_set1_ps(xq.scale[row * xq.blocks + b]);
     }
-    for (int r = 0; r < kRowsPerPass; ++r) {
+    for (int r = 0; r < R; ++r) {
       const __m512i wv = _mm512_maskz_loadu_epi8(m, wr[r] + c);
       for (int k = 0; k < NR; ++k) {
         const __m512i ws = _mm512_mask_sub_epi8(wv, neg[k], zero, wv);  // w * sign(x)
@@ -224,13 +232,17 @@ GPT2_AVX512 QuantizedRows quantize_rows(const float* x, int64_t n_rows, int64_t 
 
 GPT2_AVX512_VNNI void dot_i8_avx512(const QuantizedRows& xq, const int8_t* w, const float* w_scale, int64_t out,
                                     const float* bias, int64_t o0, int64_t o1, float* y) {
-  for (int64_t o = o0; o < o1; o += kRowsPerPass) {
+  if (xq.n_rows == 1) {
+    for (int64_t o = o0; o < o1; o += kRowsSingle) dot_i8_pass<kRowsSingle, 1>(xq, 0, w, w_scale, out, bias, o, o1, y);
+    return;
+  }
+  for (int64_t o = o0; o < o1; o += kRowsMulti) {
     int64_t n = 0;
-    for (; n + 4 <= xq.n_rows; n += 4) dot_i8_pass<4>(xq, n, w, w_scale, out, bias, o, o1, y);
+    for (; n + 4 <= xq.n_rows; n += 4) dot_i8_pass<kRowsMulti, 4>(xq, n, w, w_scale, out, bias, o, o1, y);
     switch (xq.n_rows - n) {
-      case 3: dot_i8_pass<3>(xq, n, w, w_scale, out, bias, o, o1, y); break;
-      case 2: dot_i8_pass<2>(xq, n, w, w_scale, out, bias, o, o1, y); break;
-      case 1: dot_i8_pass<1>(xq, n, w, w_scale, out, bias, o, o1, y); break;
+      case 3: dot_i8_pass<kRowsMulti, 3>(xq, n, w, w_scale, out, bias, o, o1, y); break;
+      case 2: dot_i8_pass<kRowsMulti, 2>(xq, n, w, w_scale, out, bias, o, o1, y); break;
+      case 1: dot_i8_pass<kRowsMulti, 1>(xq, n, w, w_scale, out, bias, o, o1, y); break;
       default: break;
     }
   }
