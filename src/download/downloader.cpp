@@ -229,6 +229,7 @@ DownloadResult download_model(const DownloadOptions& opt) {
     for (size_t i = 0; i < todo.size(); ++i) {
       const HttpResult h = client.head(todo[i].url);
       if (h.interrupted) throw InterruptedError("interrupted before downloading " + todo[i].name);
+      if (!h.transport_ok) break;  // unreachable for now: the transfers retry (sizes checked per file)
       const long st = h.head.status;
       if (h.transport_ok && (st == 404 || st == 410))
         throw NetworkError("HTTP " + std::to_string(st) + (st == 404 ? " Not Found" : " Gone") + " for " +
