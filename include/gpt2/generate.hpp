@@ -65,7 +65,9 @@ struct GenerateCallbacks {
 
 // Generates `batch` rows continuing `prompt` (every row starts from the same
 // prompt). Throws UsageError when the prompt is empty, length < 1, batch < 1,
-// or prompt + length exceeds the model's n_ctx; gpt2::Error for a model/tokenizer mismatch.
+// or the positions computed (prompt + length - 1: the last sampled token is
+// never fed back, as in the released code) exceed the model's n_ctx;
+// gpt2::Error for a model/tokenizer mismatch.
 GenerateResult generate(GPT2Impl& model, const std::shared_ptr<const Tokenizer>& tokenizer,
                         const std::vector<TokenId>& prompt, int64_t batch,
                         const GenerateOptions& options, const GenerateCallbacks& callbacks = {});

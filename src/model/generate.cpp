@@ -36,7 +36,8 @@ GenerateResult generate(GPT2Impl& model, const std::shared_ptr<const Tokenizer>&
   if (T < 1) throw UsageError("the prompt is empty (it must have at least one token)");
   if (options.length < 1) throw UsageError("--length must be at least 1");
   if (batch < 1) throw UsageError("--batch-size must be at least 1");
-  if (T + options.length > hp.n_ctx)
+  // The last sampled token is never fed back, so T + length - 1 positions are computed.
+  if (T + options.length - 1 > hp.n_ctx)
     throw UsageError("prompt of " + std::to_string(T) + " tokens + --length " + std::to_string(options.length) +
                      " exceeds the model's context of " + std::to_string(hp.n_ctx) + " tokens");
   validate_sampling(options.sampling);
@@ -74,7 +75,7 @@ GenerateResult generate(GPT2Impl& model, const std::shared_ptr<const Tokenizer>&
   auto interrupted = [&] { return callbacks.should_stop && callbacks.should_stop(); };
 
   c10::InferenceMode guard;
-  KVCache cache = model.make_cache(batch, T + options.length);
+  KVCache cache = model.make_cache(batch, T + options.length - 1);
   if (interrupted()) {
     for (int64_t r = 0; r < batch; ++r) end_row(r, FinishReason::kInterrupted);
     return result;

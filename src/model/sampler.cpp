@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <sstream>
 
 #include "gpt2/errors.hpp"
 
@@ -11,6 +12,12 @@ namespace gpt2 {
 
 namespace {
 constexpr float kRemoved = -std::numeric_limits<float>::infinity();
+
+std::string num(double v) {
+  std::ostringstream ss;
+  ss << v;
+  return ss.str();
+}
 
 void check_logits(const torch::Tensor& logits) {
   if (!logits.defined() || logits.dim() != 2 || logits.size(1) < 1)
@@ -21,10 +28,10 @@ void check_logits(const torch::Tensor& logits) {
 void validate_sampling(const SamplingOptions& opt) {
   if (!std::isfinite(opt.temperature) || opt.temperature < 0)
     throw UsageError("--temperature must be a finite number >= 0 (0 = greedy), got " +
-                     std::to_string(opt.temperature));
+                     num(opt.temperature));
   if (opt.top_k < 0) throw UsageError("--top-k must be >= 0 (0 = off), got " + std::to_string(opt.top_k));
   if (!(opt.top_p > 0 && opt.top_p <= 1))
-    throw UsageError("--top-p must be in (0, 1] (1 = off), got " + std::to_string(opt.top_p));
+    throw UsageError("--top-p must be in (0, 1] (1 = off), got " + num(opt.top_p));
 }
 
 torch::Tensor top_k_filter(const torch::Tensor& logits, int64_t k) {

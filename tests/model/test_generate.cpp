@@ -187,9 +187,12 @@ TEST(Generate, RejectsBadRequests) {
   auto model = tiny_ref();  // n_ctx 64
   GenerateOptions opt;
   opt.length = 60;
-  EXPECT_THROW(gpt2::generate(*model, tok(), kPrompt, 1, opt), gpt2::UsageError);  // 6 + 60 > 64
-  opt.length = 58;
-  EXPECT_NO_THROW(gpt2::generate(*model, tok(), kPrompt, 1, opt));  // exactly 64
+  EXPECT_THROW(gpt2::generate(*model, tok(), kPrompt, 1, opt), gpt2::UsageError);  // 6 + 60 - 1 > 64
+  opt.length = 59;
+  opt.ignore_eot = true;
+  auto full = gpt2::generate(*model, tok(), kPrompt, 1, opt);  // 64 positions computed
+  EXPECT_EQ(full.rows[0].tokens.size(), 59u);
+  opt.ignore_eot = false;
   EXPECT_THROW(gpt2::generate(*model, tok(), {}, 1, opt), gpt2::UsageError);
   EXPECT_THROW(gpt2::generate(*model, tok(), kPrompt, 0, opt), gpt2::UsageError);
   opt.length = 0;
