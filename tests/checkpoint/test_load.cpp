@@ -184,3 +184,41 @@ TEST(LoadModelWeights, Released124MIndexOverSparseDataFile) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(LoadModelWeights, MisalignedFloat32IsCopiedNotWrapped) {
+  TempDir d("misaligned");
+  copy_files(tiny_ref_dir(), d.path(), {"hparams.json"});
+  const auto parts = read_safetensors(tiny_ref_dir() / "model.safetensors");
+  // JSON allows trailing whitespace: one extra byte shifts the data off 4-byte alignment.
+  const std::string h = parts.header.dump() + " ";
+  ASSERT_NE((8 + h.size()) % 4, 0u);
+  std::string file(8, '\0');
+  for (int i = 0; i < 8; ++i) file[static_cast<size_t>(i)] = static_cast<char>((h.size() >> (8 * i)) & 0xff);
+  write_file(d / "model.safetensors", file + h + parts.data);
+  const auto w = gpt2::load_model_weights(d.path());
+  const auto ref = gpt2::load_model_weights(tiny_ref_dir());
+  EXPECT_FALSE(in_mapping(w, w.wte));
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(w.wte.data_ptr()) % alignof(float), 0u);
+  EXPECT_TRUE(torch::equal(w.wte, ref.wte));
+  EXPECT_TRUE(torch::equal(w.blocks[2].mlp_proj_w, ref.blocks[2].mlp_proj_w));
+}
+
+TEST(MappedFile, OpenErrors) {
+  EXPECT_THROW(gpt2::MappedFile::open(data_dir() / "no-such-file"), gpt2::NotFoundError);
+  EXPECT_THROW(gpt2::MappedFile::open(data_dir()), gpt2::IoError);
+  TempDir d("mf");
+  write_file(d / "empty", "");
+  const auto m = gpt2::MappedFile::open(d / "empty");
+  EXPECT_EQ(m->size(), 0u);
+  EXPECT_EQ(m->data(), nullptr);
+  write_file(d / "abc", "abc");
+  const auto a = gpt2::MappedFile::open(d / "abc");
+  ASSERT_EQ(a->size(), 3u);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(a->data()), 3), "abc");
+  EXPECT_TRUE(a->contains(a->data() + 2));
+  EXPECT_FALSE(a->contains(a->data() + 3));
+}
+
+}  // namespace
