@@ -33,13 +33,14 @@ void MergeTable::rehash(std::size_t capacity) {
   }
 }
 
-void MergeTable::insert(TokenId a, TokenId b, uint32_t rank, TokenId merged) {
-  if (a < 0 || b < 0 || merged < 0 || a > kMaxId || b > kMaxId || merged > kMaxId || rank > kMaxRank) {
+void MergeTable::insert(TokenId a, TokenId b, uint32_t rank, TokenId merged_id) {
+  if (a < 0 || b < 0 || merged_id < 0 || a > kMaxId || b > kMaxId || merged_id > kMaxId || rank > kMaxRank) {
     throw std::length_error("merge table: id or rank too large");
   }
   if ((size_ + 1) * 5 > slots_.size() * 4) rehash(slots_.size() * 2);
   if (merged_by_rank_.size() <= rank) merged_by_rank_.resize(std::max<std::size_t>(rank + 1, merged_by_rank_.size() * 2), -1);
-  merged_by_rank_[rank] = merged;
+  merged_by_rank_[rank] = merged_id;
+  byte_pair_rank_.clear();  // stale now; index_byte_pairs() rebuilds it
   const uint64_t k = key(a, b);
   const uint64_t value = (k << 24) | rank;
   for (uint64_t i = slot_of(k);; i = (i + 1) & mask_) {
@@ -56,14 +57,11 @@ void MergeTable::insert(TokenId a, TokenId b, uint32_t rank, TokenId merged) {
   }
 }
 
-void merge_simple(const MergeTable& table, std::vector<TokenId>& syms, Scratch& sc) {
-  std::size_t n = syms.size();
-  if (n < 2) return;
-  // ranks[i] / merged[i]: the pair (syms[i], syms[i+1]).
-  sc.ranks.resize(n);
-  sc.merged.resize(n);
-  for (std::size_t i = 0; i + 1 < n; ++i) sc.ranks[i] = table.find(syms[i], syms[i + 1], &sc.merged[i]);
-  sc.ranks[n - 1] = MergeTable::kNoRank;
+namespace {
+
+// The released loop on syms[0..n) whose pair ranks are already in sc.ranks
+// (ranks[i]: the pair (syms[i], syms[i+1]); ranks[n-1] = kNoRank).
+void merge_loop(const MergeTable& table, std::vector<TokenId>& syms, std::size_t n, Scratch& sc) {
   while (n > 1) {
     uint32_t best = MergeTable::kNoRank;
     for (std::size_t i = 0; i + 1 < n; ++i) best = std::min(best, sc.ranks[i]);
@@ -71,19 +69,19 @@ void merge_simple(const MergeTable& table, std::vector<TokenId>& syms, Scratch& 
     // Merge every occurrence of the best pair, left to right, non-overlapping
     // (ranks identify pairs, so "rank == best" means "is this pair"). Pairs
     // away from a merge keep their rank; the ones next to it are looked up again.
+    const TokenId merged = table.merged(best);
     std::size_t out = 0;
     std::size_t i = 0;
     std::size_t merges = 0;
     while (i < n) {
       if (sc.ranks[i] == best) {  // never true at i == n-1 (kNoRank there)
-        syms[out] = sc.merged[i];
+        syms[out] = merged;
         sc.ranks[out] = best;  // marks "merged here" until fixed up below
         i += 2;
         ++merges;
       } else {
         syms[out] = syms[i];
         sc.ranks[out] = sc.ranks[i];
-        sc.merged[out] = sc.merged[i];
         i += 1;
       }
       ++out;
@@ -94,11 +92,51 @@ void merge_simple(const MergeTable& table, std::vector<TokenId>& syms, Scratch& 
     for (std::size_t k = 0; k < n && merges > 0; ++k) {
       if (sc.ranks[k] != best) continue;
       --merges;
-      if (k > 0) sc.ranks[k - 1] = table.find(syms[k - 1], syms[k], &sc.merged[k - 1]);
-      sc.ranks[k] = k + 1 < n ? table.find(syms[k], syms[k + 1], &sc.merged[k]) : MergeTable::kNoRank;
+      if (k > 0) sc.ranks[k - 1] = table.rank(syms[k - 1], syms[k]);
+      sc.ranks[k] = k + 1 < n ? table.rank(syms[k], syms[k + 1]) : MergeTable::kNoRank;
     }
   }
   syms.resize(n);
+}
+
+}  // namespace
+
+void MergeTable::index_byte_pairs(const std::array<TokenId, 256>& byte_ids) {
+  byte_pair_rank_.assign(256 * 256, kNoRank);
+  for (int a = 0; a < 256; ++a) {
+    for (int b = 0; b < 256; ++b) byte_pair_rank_[(a << 8) | b] = rank(byte_ids[a], byte_ids[b]);
+  }
+}
+
+void merge_simple(const MergeTable& table, std::vector<TokenId>& syms, Scratch& sc) {
+  const std::size_t n = syms.size();
+  if (n < 2) return;
+  sc.ranks.resize(n);
+  for (std::size_t i = 0; i + 1 < n; ++i) sc.ranks[i] = table.rank(syms[i], syms[i + 1]);
+  sc.ranks[n - 1] = MergeTable::kNoRank;
+  merge_loop(table, syms, n, sc);
+}
+
+void encode_piece(const MergeTable& table, const std::array<TokenId, 256>& byte_ids, std::string_view piece,
+                  std::vector<TokenId>& syms, Scratch& sc) {
+  const std::size_t n = piece.size();
+  syms.resize(n);
+  for (std::size_t i = 0; i < n; ++i) syms[i] = byte_ids[static_cast<unsigned char>(piece[i])];
+  if (n > kHeapThreshold) {
+    merge_heap(table, syms, sc);
+    return;
+  }
+  if (n < 2) return;
+  sc.ranks.resize(n);
+  if (table.has_byte_pairs()) {
+    for (std::size_t i = 0; i + 1 < n; ++i) {
+      sc.ranks[i] = table.byte_pair_rank(static_cast<unsigned char>(piece[i]), static_cast<unsigned char>(piece[i + 1]));
+    }
+  } else {
+    for (std::size_t i = 0; i + 1 < n; ++i) sc.ranks[i] = table.rank(syms[i], syms[i + 1]);
+  }
+  sc.ranks[n - 1] = MergeTable::kNoRank;
+  merge_loop(table, syms, n, sc);
 }
 
 void merge_heap(const MergeTable& table, std::vector<TokenId>& syms, Scratch& sc) {
@@ -120,15 +158,13 @@ void merge_heap(const MergeTable& table, std::vector<TokenId>& syms, Scratch& sc
   const auto cmp = std::greater<Scratch::Candidate>();
   auto push_pair = [&](int32_t pos) {
     if (pos < 0 || next[pos] < 0) return;
-    TokenId m = -1;
-    const uint32_t r = table.find(id[pos], id[next[pos]], &m);
+    const uint32_t r = table.rank(id[pos], id[next[pos]]);
     if (r == MergeTable::kNoRank) return;
     heap.push_back({r, pos});
     std::push_heap(heap.begin(), heap.end(), cmp);
   };
   for (int32_t i = 0; i + 1 < n; ++i) {
-    TokenId m = -1;
-    const uint32_t r = table.find(id[i], id[i + 1], &m);
+    const uint32_t r = table.rank(id[i], id[i + 1]);
     if (r != MergeTable::kNoRank) heap.push_back({r, i});
   }
   std::make_heap(heap.begin(), heap.end(), cmp);
@@ -148,10 +184,9 @@ void merge_heap(const MergeTable& table, std::vector<TokenId>& syms, Scratch& sc
     sc.touched.clear();
     for (int32_t pos : sc.batch) {
       if (!alive[pos] || next[pos] < 0) continue;
-      TokenId m = -1;
-      if (table.find(id[pos], id[next[pos]], &m) != rank) continue;  // stale candidate
+      if (table.rank(id[pos], id[next[pos]]) != rank) continue;  // stale candidate
       const int32_t right = next[pos];
-      id[pos] = m;
+      id[pos] = table.merged(rank);
       alive[right] = 0;
       next[pos] = next[right];
       if (next[right] >= 0) prev[next[right]] = pos;
@@ -166,14 +201,6 @@ void merge_heap(const MergeTable& table, std::vector<TokenId>& syms, Scratch& sc
   int32_t out = 0;
   for (int32_t i = 0; i >= 0; i = next[i]) syms[out++] = id[i];
   syms.resize(out);
-}
-
-void merge(const MergeTable& table, std::vector<TokenId>& syms, Scratch& scratch) {
-  if (syms.size() <= kHeapThreshold) {
-    merge_simple(table, syms, scratch);
-  } else {
-    merge_heap(table, syms, scratch);
-  }
 }
 
 }  // namespace gpt2::bpe

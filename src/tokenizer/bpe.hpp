@@ -3,7 +3,9 @@
 // with the lowest rank and merge all its occurrences left to right.
 #pragma once
 
+#include <array>
 #include <cstddef>
+#include <string_view>
 #include <cstdint>
 #include <vector>
 
@@ -22,22 +24,32 @@ class MergeTable {
 
   explicit MergeTable(std::size_t expected = 0);
   // Adds or replaces (a, b). A later insert of the same pair wins (as a Python dict does).
-  void insert(TokenId a, TokenId b, uint32_t rank, TokenId merged);
+  void insert(TokenId a, TokenId b, uint32_t rank, TokenId merged_id);
   std::size_t size() const { return size_; }
 
-  // Rank of the pair (a, b), or kNoRank; the merged token's id goes to *merged.
-  uint32_t find(TokenId a, TokenId b, TokenId* merged) const {
+  // Rank of the pair (a, b), or kNoRank.
+  uint32_t rank(TokenId a, TokenId b) const {
     const uint64_t k = key(a, b);
     for (uint64_t i = slot_of(k);; i = (i + 1) & mask_) {
       const uint64_t s = slots_[i];
-      if ((s >> 24) == k) {
-        const uint32_t rank = static_cast<uint32_t>(s & kRankMask);
-        *merged = merged_by_rank_[rank];
-        return rank;
-      }
+      if ((s >> 24) == k) return static_cast<uint32_t>(s & kRankMask);
       if (s == kEmpty) return kNoRank;
     }
   }
+  // The token a merge of the given rank makes.
+  TokenId merged(uint32_t rank) const { return merged_by_rank_[rank]; }
+  // Rank of (a, b), or kNoRank; the merged token's id goes to *merged.
+  uint32_t find(TokenId a, TokenId b, TokenId* merged_id) const {
+    const uint32_t r = rank(a, b);
+    if (r != kNoRank) *merged_id = merged(r);
+    return r;
+  }
+
+  // Builds a dense table of the ranks of all byte pairs (call after the last
+  // insert): every piece's first round of lookups then costs no hashing.
+  void index_byte_pairs(const std::array<TokenId, 256>& byte_ids);
+  uint32_t byte_pair_rank(unsigned char a, unsigned char b) const { return byte_pair_rank_[(a << 8) | b]; }
+  bool has_byte_pairs() const { return !byte_pair_rank_.empty(); }
 
  private:
   static constexpr uint64_t kRankMask = (uint64_t{1} << 24) - 1;
@@ -50,6 +62,7 @@ class MergeTable {
 
   std::vector<uint64_t> slots_;
   std::vector<TokenId> merged_by_rank_;
+  std::vector<uint32_t> byte_pair_rank_;  // 256 x 256, or empty
   uint64_t mask_ = 0;
   int shift_ = 64;
   std::size_t size_ = 0;
@@ -58,7 +71,6 @@ class MergeTable {
 // Reusable buffers for the merge loops (one per encode call, never shared).
 struct Scratch {
   std::vector<uint32_t> ranks;
-  std::vector<TokenId> merged;
   std::vector<int32_t> prev, next;
   std::vector<char> alive;
   struct Candidate {
@@ -73,11 +85,13 @@ struct Scratch {
 // Pieces up to this many symbols use the simple loop; longer ones the heap.
 constexpr std::size_t kHeapThreshold = 48;
 
-// Merges `syms` (initially one id per byte) in place. Same result as the
-// released encoder for any input; picks the algorithm by length.
-void merge(const MergeTable& table, std::vector<TokenId>& syms, Scratch& scratch);
+// The ids of the BPE encoding of `piece` (non-empty) go to `syms`. Same result
+// as the released encoder's bpe() for any input; picks the algorithm by length.
+void encode_piece(const MergeTable& table, const std::array<TokenId, 256>& byte_ids, std::string_view piece,
+                  std::vector<TokenId>& syms, Scratch& scratch);
 
-// The two algorithms, exposed so the tests can check they agree.
+// Merges `syms` (initially one id per byte) in place, by either algorithm.
+// Both are exposed so the tests can check they agree.
 // merge_simple: O(n^2) rescans, fastest for short pieces.
 void merge_simple(const MergeTable& table, std::vector<TokenId>& syms, Scratch& scratch);
 // merge_heap: linked list + min-heap of candidate pairs, O(n log n) for long pieces.

@@ -55,6 +55,7 @@ struct Tokenizer::Impl {
       const auto& m = v.merges[r];
       merges.insert(m.left, m.right, static_cast<uint32_t>(r), m.merged);
     }
+    merges.index_byte_pairs(byte_ids);
   }
 
   // Encodes well-formed UTF-8 as ordinary text, appending to `out`.
@@ -77,9 +78,7 @@ struct Tokenizer::Impl {
           continue;
         }
       }
-      st.syms.resize(piece.size());
-      for (std::size_t i = 0; i < piece.size(); ++i) st.syms[i] = byte_ids[static_cast<unsigned char>(piece[i])];
-      bpe::merge(merges, st.syms, st.scratch);
+      bpe::encode_piece(merges, byte_ids, piece, st.syms, st.scratch);
       out.insert(out.end(), st.syms.begin(), st.syms.end());
       if (cacheable) st.cache.insert(piece, st.syms.data(), st.syms.size());
     }

@@ -28,6 +28,7 @@ struct Released {
     for (std::size_t r = 0; r < vocab.merges.size(); ++r) {
       table.insert(vocab.merges[r].left, vocab.merges[r].right, static_cast<uint32_t>(r), vocab.merges[r].merged);
     }
+    table.index_byte_pairs(vocab.byte_ids);
   }
   std::vector<TokenId> bytes_of(const std::string& s) const {
     std::vector<TokenId> ids;
@@ -72,6 +73,14 @@ TEST(Bpe, VocabularyShape) {
   EXPECT_EQ(r.table.find(220, r.vocab.byte_ids['t'], &merged), 0u);
   EXPECT_EQ(merged, 256);
   EXPECT_EQ(r.table.find(r.vocab.byte_ids['t'], 220, &merged), gpt2::bpe::MergeTable::kNoRank);
+  ASSERT_TRUE(r.table.has_byte_pairs());
+  EXPECT_EQ(r.table.byte_pair_rank(' ', 't'), 0u);
+  for (int a = 0; a < 256; ++a) {
+    for (int b = 0; b < 256; ++b) {
+      ASSERT_EQ(r.table.byte_pair_rank(static_cast<unsigned char>(a), static_cast<unsigned char>(b)),
+                r.table.rank(r.vocab.byte_ids[a], r.vocab.byte_ids[b]));
+    }
+  }
 }
 
 TEST(Bpe, MergeTableLaterInsertWins) {
@@ -79,6 +88,7 @@ TEST(Bpe, MergeTableLaterInsertWins) {
   for (int i = 0; i < 1000; ++i) t.insert(i, i + 1, static_cast<uint32_t>(i), 5000 + i);
   t.insert(3, 4, 7777, 42);
   EXPECT_EQ(t.size(), 1000u);
+  EXPECT_FALSE(t.has_byte_pairs());
   TokenId m = -1;
   EXPECT_EQ(t.find(3, 4, &m), 7777u);
   EXPECT_EQ(m, 42);
@@ -104,6 +114,9 @@ TEST(Bpe, SimpleAndHeapLoopsAgree) {
     gpt2::bpe::merge_simple(r.table, a, scratch);
     gpt2::bpe::merge_heap(r.table, b, scratch);
     ASSERT_EQ(a, b) << "piece: " << piece;
+    std::vector<TokenId> c;
+    gpt2::bpe::encode_piece(r.table, r.vocab.byte_ids, piece, c, scratch);  // dense first round
+    ASSERT_EQ(a, c) << "piece: " << piece;
     std::string joined;
     for (TokenId id : a) joined += r.vocab.tokens[id];
     ASSERT_EQ(joined, piece);
