@@ -20,6 +20,8 @@ namespace {
 
 // Longer pieces are rare and not worth caching.
 constexpr std::size_t kMaxCachedPiece = 64;
+// The merge loops index symbols with 32-bit integers.
+constexpr std::size_t kMaxText = (std::size_t{1} << 31) - 1;
 
 std::string read_whole_file(const fs::path& path) {
   std::error_code ec;
@@ -85,6 +87,10 @@ struct Tokenizer::Impl {
   }
 
   std::vector<TokenId> encode(std::string_view text, bool allow_special) const {
+    if (text.size() > kMaxText) {
+      throw UsageError("text of " + std::to_string(text.size()) + " bytes is too large to encode at once (limit " +
+                       std::to_string(kMaxText) + " bytes)");
+    }
     std::string repaired;
     if (!utf8::is_valid(text)) {
       utf8::repair(text, repaired);
