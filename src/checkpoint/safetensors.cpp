@@ -1,6 +1,7 @@
 #include "gpt2/safetensors.hpp"
 
 #include <algorithm>
+#include <array>
 #include <nlohmann/json.hpp>
 
 #include "gpt2/errors.hpp"
@@ -59,6 +60,46 @@ TensorInfo parse_tensor(const std::string& name, const nlohmann::json& j, uint64
   return t;
 }
 
+// Bounds the memory a hostile header can make the JSON parser use (a 100 MB
+// header of tiny values would otherwise become gigabytes of json nodes). A real
+// header is {name: {dtype, shape: [dims], data_offsets: [b, e]}, __metadata__: {k: v}}:
+// nothing nests deeper than 3, every top-level entry is an object, and nothing
+// below the top level has many items. Called by nlohmann's parser for each event;
+// throws FormatError to abort.
+class HeaderShapeLimits {
+ public:
+  explicit HeaderShapeLimits(const std::string& source) : source_(&source) {}
+  bool operator()(int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    using E = nlohmann::json::parse_event_t;
+    if (event == E::key && depth == 1 && parsed.is_string()) key_ = parsed.get<std::string>();
+    const bool starts = event == E::object_start || event == E::array_start;
+    if (!starts && event != E::value) return true;
+    if (depth > kMaxDepth) fail("nests deeper than a safetensors header can");
+    if (depth == 1 && event != E::object_start)
+      throw FormatError(*source_ + ": tensor '" + key_ + "': entry is not a JSON object");
+    if (++values_ > kMaxValues) fail("has more than " + std::to_string(kMaxValues) + " JSON values");
+    const auto d = static_cast<size_t>(depth);
+    if (depth >= 1) {
+      const size_t limit = depth == 1 ? kMaxTensors : kMaxItems;
+      if (++counts_[d] > limit)
+        fail("has an object or array with more than " + std::to_string(limit) + " items");
+    }
+    if (starts && d + 1 < counts_.size()) counts_[d + 1] = 0;
+    return true;
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& why) const { throw FormatError(*source_ + ": header " + why); }
+  static constexpr int kMaxDepth = 4;
+  static constexpr size_t kMaxTensors = 200000;
+  static constexpr size_t kMaxItems = 4096;  // __metadata__ entries; shapes are far smaller
+  static constexpr size_t kMaxValues = 2000000;
+  const std::string* source_;
+  size_t values_ = 0;
+  std::string key_;  // the top-level key being parsed
+  std::array<size_t, kMaxDepth + 2> counts_{};
+};
+
 }  // namespace
 
 int64_t dtype_size(const std::string& d) {
@@ -94,8 +135,12 @@ Header parse_header(const uint8_t* data, size_t size, const std::string& source)
   h.data_start = 8 + h.header_bytes;
   const uint64_t data_bytes = size - h.data_start;
   const char* text = reinterpret_cast<const char*>(data + 8);
-  nlohmann::json j = nlohmann::json::parse(text, text + h.header_bytes, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) throw FormatError(source + ": header is not valid JSON");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text, text + h.header_bytes, HeaderShapeLimits(source));
+  } catch (const nlohmann::json::exception&) {
+    throw FormatError(source + ": header is not valid JSON");
+  }
   if (!j.is_object()) throw FormatError(source + ": header is not a JSON object");
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (it.key() == "__metadata__") {

@@ -73,7 +73,8 @@ TEST(SafetensorsCorrupt, EachBadHeaderHasANamedError) {
       {"enormous header", make_file("{}", "", uint64_t{1} << 40), "exceeds"},
       {"header past eof", make_file("{}", "", 1000), "runs past the end"},
       {"not json", make_file("{not json", ok_data), "not valid JSON"},
-      {"not object", make_file("[1,2]", ok_data), "not a JSON object"},
+      {"not object", make_file("\"abc\"", ok_data), "header is not a JSON object"},
+      {"array", make_file("[1,2]", ok_data), "entry is not a JSON object"},
       {"offsets lie", make_file(R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,80]}})", ok_data),
        "tensor 't': data_offsets end 80 beyond"},
       {"size mismatch", make_file(R"({"t":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", ok_data),
@@ -106,6 +107,23 @@ TEST(SafetensorsCorrupt, TruncatedRealFile) {
     EXPECT_FALSE(err.empty()) << n;
   }
   EXPECT_TRUE(contains(parse_error(good.substr(0, good.size() - 1)), "truncated?"));
+}
+
+}  // namespace
+
+namespace {
+
+TEST(SafetensorsCorrupt, HostileJsonShapesAreRejectedWhileParsing) {
+  const std::string deep = make_file("{\"t\":{\"shape\":" + std::string(1000, '[') + std::string(1000, ']') + "}}", "");
+  EXPECT_TRUE(contains(parse_error(deep), "m.safetensors: header nests deeper")) << parse_error(deep);
+  std::string wide = "{\"__metadata__\":{\"a\":[";
+  for (int i = 0; i < 5000; ++i) wide += "0,";
+  wide += "0]}}";
+  EXPECT_TRUE(contains(parse_error(make_file(wide, "")), "more than 4096 items")) << parse_error(make_file(wide, ""));
+  std::string flat = "{";
+  for (int i = 0; i < 100; ++i) flat += "\"k" + std::to_string(i) + "\":0,";
+  flat += "\"z\":0}";
+  EXPECT_TRUE(contains(parse_error(make_file(flat, "")), "tensor 'k0': entry is not a JSON object"));
 }
 
 }  // namespace
