@@ -139,8 +139,10 @@ std::string parse_error(const std::string& bytes) {
   return "";
 }
 
-TEST(TfBundleCorrupt, EveryFlippedByteIsCaught) {
-  const std::string good = index_bytes();
+class TfBundleFlip : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(TfBundleFlip, EveryFlippedByteIsCaught) {
+  const std::string good = read_file(data_dir() / GetParam());
   ASSERT_EQ(parse_error(good), "");
   // Every byte of the index is covered by a block crc, the footer's handles or magic,
   // except the footer's zero padding, which TF ignores as well.
@@ -160,6 +162,10 @@ TEST(TfBundleCorrupt, EveryFlippedByteIsCaught) {
   }
   EXPECT_GT(caught, good.size() - 48);
 }
+
+INSTANTIATE_TEST_SUITE_P(Indexes, TfBundleFlip,
+                         ::testing::Values("tiny-ref/model.ckpt.index",  // uncompressed blocks
+                                           "tf-small/tf-serving-saved_model_half_plus_two_cpu/variables.index"));  // Snappy
 
 TEST(TfBundleCorrupt, TruncatedIndex) {
   const std::string good = index_bytes();
