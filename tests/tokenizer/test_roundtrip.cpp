@@ -6,6 +6,7 @@
 
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gpt2/tokenizer.hpp"
@@ -84,4 +85,24 @@ TEST(RoundTrip, WholeTextEqualsPiecesEncodedAlone) {
     }
     ASSERT_EQ(tok->encode_ordinary(text), by_piece);
   }
+}
+
+TEST(RoundTrip, SharedTokenizerIsSafeAcrossThreads) {
+  const auto tok = Tokenizer::builtin();
+  std::mt19937 rng(77);
+  std::vector<std::string> texts;
+  std::vector<std::vector<TokenId>> expected;
+  for (int i = 0; i < 4; ++i) {
+    texts.push_back(random_text(rng, 2000));
+    expected.push_back(tok->encode_ordinary(texts.back()));
+  }
+  std::vector<std::vector<TokenId>> got(texts.size());
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    threads.emplace_back([&, i] {
+      for (int rep = 0; rep < 5; ++rep) got[i] = tok->encode_ordinary(texts[i]);
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(got, expected);
 }
