@@ -52,22 +52,29 @@ void* scratch(size_t bytes) {
   return reinterpret_cast<void*>((p + 63) & ~static_cast<uintptr_t>(63));
 }
 
-int64_t task_count(int64_t weight_bytes) {
+// Threads for a product reading this many weight bytes (libtorch's intra-op
+// thread count, at::set_num_threads; 1 for tiny products).
+int thread_count(int64_t weight_bytes) {
   if (weight_bytes < kMinParallelBytes) return 1;
-  return std::max<int64_t>(1, at::get_num_threads());
+  return std::max(1, at::get_num_threads());
 }
 
-// Runs f(t) for t in [0, tasks), one task per intra-op thread.
+// Runs f(chunk) for chunk in [0, chunks) on libtorch's intra-op threads
+// (OpenMP here). One pool for the whole process: a second, private pool was
+// tried and measured no faster; its spinning threads compete with OpenMP's.
 template <class F>
-void run_tasks(int64_t tasks, const F& f) {
-  if (tasks <= 1) {
-    f(0);
+void run_chunks(int64_t chunks, int threads, const F& f) {
+  if (threads <= 1 || chunks <= 1) {
+    for (int64_t c = 0; c < chunks; ++c) f(c);
     return;
   }
-  at::parallel_for(0, tasks, 1, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t) f(t);
+  at::parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
+    for (int64_t c = b; c < e; ++c) f(c);
   });
 }
+
+// Chunks per thread (OpenMP hands each thread a contiguous run of them).
+constexpr int64_t kChunksPerThread = 1;
 
 // Part t of [0, n) split in `parts`, boundaries multiples of `align`.
 std::pair<int64_t, int64_t> split_range(int64_t n, int64_t parts, int64_t t, int64_t align) {
@@ -109,20 +116,21 @@ void dot_kernel(WeightType type, const torch::Tensor& x, const torch::Tensor& w,
   const float* xp = x.data_ptr<float>();
   const float* bp = bias.defined() ? bias.data_ptr<float>() : nullptr;
   float* yp = y.data_ptr<float>();
-  const int64_t tasks = task_count(w.numel() * static_cast<int64_t>(w.element_size()));
+  const int threads = thread_count(w.numel() * static_cast<int64_t>(w.element_size()));
+  const int64_t tasks = threads <= 1 ? 1 : std::min<int64_t>(threads * kChunksPerThread, (out + 15) / 16);
   switch (type) {
     case WeightType::kFloat32: {
       const float* wp = w.data_ptr<float>();
-      run_tasks(tasks, [&](int64_t t) {
-        auto [o0, o1] = split_range(out, tasks, t, 4);
+      run_chunks(tasks, threads, [&](int64_t t) {
+        auto [o0, o1] = split_range(out, tasks, t, 16);
         if (o0 < o1) kernels::dot_f32_avx512(xp, n, wp, in, out, bp, o0, o1, yp);
       });
       break;
     }
     case WeightType::kBFloat16: {
       const auto* wp = reinterpret_cast<const uint16_t*>(w.data_ptr<at::BFloat16>());
-      run_tasks(tasks, [&](int64_t t) {
-        auto [o0, o1] = split_range(out, tasks, t, 4);
+      run_chunks(tasks, threads, [&](int64_t t) {
+        auto [o0, o1] = split_range(out, tasks, t, 16);
         if (o0 < o1) kernels::dot_bf16_avx512(xp, n, wp, in, out, bp, o0, o1, yp);
       });
       break;
@@ -132,8 +140,8 @@ void dot_kernel(WeightType type, const torch::Tensor& x, const torch::Tensor& w,
       const kernels::QuantizedRows xq = kernels::quantize_rows(xp, n, in, buf);
       const int8_t* wp = w.data_ptr<int8_t>();
       const float* sp = scales.data_ptr<float>();
-      run_tasks(tasks, [&](int64_t t) {
-        auto [o0, o1] = split_range(out, tasks, t, 4);
+      run_chunks(tasks, threads, [&](int64_t t) {
+        auto [o0, o1] = split_range(out, tasks, t, 16);
         if (o0 < o1) kernels::dot_i8_avx512(xq, wp, sp, out, bp, o0, o1, yp);
       });
       break;
@@ -141,17 +149,19 @@ void dot_kernel(WeightType type, const torch::Tensor& x, const torch::Tensor& w,
   }
 }
 
-// Axpy-form float32 kernel on w [in, out]: the input rows are split by thread,
-// each thread streams its slab of W once into a private partial sum, then the
+// Axpy-form float32 kernel on w [in, out]: the input rows are split in chunks,
+// each chunk's slab of W is streamed once into a private partial sum, then the
 // partials and the bias are added.
 void axpy_kernel(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias, torch::Tensor& y) {
   const int64_t n = x.size(0), in = w.size(0), out = w.size(1);
   const float* xp = x.data_ptr<float>();
   const float* wp = w.data_ptr<float>();
-  const int64_t tasks = task_count(w.numel() * 4);
+  const int threads = thread_count(w.numel() * 4);
+  // One partial sum per chunk; more chunks balance better but cost more to add up.
+  const int64_t tasks = threads <= 1 ? 1 : std::min<int64_t>(threads * (n == 1 ? kChunksPerThread : 1), (in + 7) / 8);
   const int64_t part_len = n * out;
   auto* part = static_cast<float*>(scratch(static_cast<size_t>(tasks * part_len) * sizeof(float)));
-  run_tasks(tasks, [&](int64_t t) {
+  run_chunks(tasks, threads, [&](int64_t t) {
     float* p = part + t * part_len;
     std::memset(p, 0, static_cast<size_t>(part_len) * sizeof(float));
     auto [i0, i1] = split_range(in, tasks, t, 8);
