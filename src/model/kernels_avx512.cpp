@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
+#include <vector>
 
 #include "model/gemv.hpp"
 
@@ -57,13 +58,6 @@ GPT2_AVX512 void axpy_rows(const float* x, int64_t n_rows, const float* w, int64
 struct LoadF32 {
   using T = float;
   GPT2_AVX512 static __m512 load(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
-};
-struct LoadBF16 {
-  using T = uint16_t;
-  GPT2_AVX512 static __m512 load(const uint16_t* p, __mmask16 m) {
-    const __m256i h = _mm256_maskz_loadu_epi16(m, p);
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-  }
 };
 
 // Weight rows per pass: 16 concurrent row streams at one input row keep more
@@ -165,6 +159,67 @@ GPT2_AVX512_VNNI void dot_i8_pass(const QuantizedRows& xq, int64_t n0, const int
     }
 }
 
+// ---------------------------------------------------------------------------
+// bf16 dot form without lane-crossing widening: 32 bf16 weights are loaded as
+// one register; a shift gives the even-indexed ones as float32, a mask the
+// odd-indexed ones. The activations are pre-arranged to match: per 32-input
+// block, the 16 even-indexed values, then the 16 odd-indexed ones.
+// ---------------------------------------------------------------------------
+int64_t even_odd_len(int64_t in) { return (in + 31) / 32 * 32; }
+
+// dst [n_rows, even_odd_len(in)]: x rearranged per 32-block, zero padded.
+GPT2_AVX512 void arrange_even_odd(const float* x, int64_t n_rows, int64_t in, float* dst) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const int64_t len = even_odd_len(in);
+  for (int64_t n = 0; n < n_rows; ++n) {
+    const float* xn = x + n * in;
+    float* d = dst + n * len;
+    for (int64_t c = 0; c < in; c += 32) {
+      const __m512 a = _mm512_maskz_loadu_ps(tail_mask16(in - c), xn + c);
+      const __m512 b = in - c > 16 ? _mm512_maskz_loadu_ps(tail_mask16(in - c - 16), xn + c + 16) : _mm512_setzero_ps();
+      _mm512_storeu_ps(d + c, _mm512_permutex2var_ps(a, even, b));
+      _mm512_storeu_ps(d + c + 16, _mm512_permutex2var_ps(a, odd, b));
+    }
+  }
+}
+
+template <int R, int NR>
+GPT2_AVX512 void dot_bf16_pass(const float* xa, int64_t n0, const uint16_t* w, int64_t in, int64_t out,
+                               const float* bias, int64_t o, int64_t o1, float* y) {
+  const int64_t len = even_odd_len(in);
+  const uint16_t* wr[R];
+  const int rows = static_cast<int>(std::min<int64_t>(R, o1 - o));
+  for (int r = 0; r < R; ++r) wr[r] = w + (o + std::min(r, rows - 1)) * in;  // tail rows repeat
+  const float* xr[NR];
+  for (int k = 0; k < NR; ++k) xr[k] = xa + (n0 + k) * len;
+  __m512 acc[R][NR];
+  for (int r = 0; r < R; ++r)
+    for (int k = 0; k < NR; ++k) acc[r][k] = _mm512_setzero_ps();
+  const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
+  for (int64_t c = 0; c < in; c += 32) {
+    const int64_t left = in - c;
+    const __mmask32 m = left >= 32 ? ~static_cast<__mmask32>(0) : ((static_cast<__mmask32>(1) << left) - 1);
+    __m512 xe[NR], xo[NR];
+    for (int k = 0; k < NR; ++k) {
+      xe[k] = _mm512_loadu_ps(xr[k] + c);
+      xo[k] = _mm512_loadu_ps(xr[k] + c + 16);
+    }
+    for (int r = 0; r < R; ++r) {
+      const __m512i wv = _mm512_maskz_loadu_epi16(m, wr[r] + c);
+      const __m512 we = _mm512_castsi512_ps(_mm512_slli_epi32(wv, 16));
+      const __m512 wo = _mm512_castsi512_ps(_mm512_and_si512(wv, high));
+      for (int k = 0; k < NR; ++k) acc[r][k] = _mm512_fmadd_ps(wo, xo[k], _mm512_fmadd_ps(we, xe[k], acc[r][k]));
+    }
+  }
+  for (int r = 0; r < rows; ++r)
+    for (int k = 0; k < NR; ++k) {
+      float v = _mm512_reduce_add_ps(acc[r][k]);
+      if (bias) v += bias[o + r];
+      y[(n0 + k) * out + o + r] = v;
+    }
+}
+
 }  // namespace
 
 GPT2_AVX512 void axpy_f32_avx512(const float* x, int64_t n_rows, const float* w, int64_t in, int64_t out,
@@ -182,7 +237,25 @@ GPT2_AVX512 void dot_f32_avx512(const float* x, int64_t n_rows, const float* w, 
 
 GPT2_AVX512 void dot_bf16_avx512(const float* x, int64_t n_rows, const uint16_t* w, int64_t in, int64_t out,
                      const float* bias, int64_t o0, int64_t o1, float* y) {
-  dot_any<LoadBF16>(x, n_rows, w, in, out, bias, o0, o1, y);
+  thread_local std::vector<float> arranged;
+  const int64_t len = even_odd_len(in);
+  if (static_cast<int64_t>(arranged.size()) < n_rows * len) arranged.resize(static_cast<size_t>(n_rows * len));
+  float* xa = arranged.data();
+  arrange_even_odd(x, n_rows, in, xa);
+  if (n_rows == 1) {
+    for (int64_t o = o0; o < o1; o += kRowsSingle) dot_bf16_pass<kRowsSingle, 1>(xa, 0, w, in, out, bias, o, o1, y);
+    return;
+  }
+  for (int64_t o = o0; o < o1; o += kRowsMulti) {
+    int64_t n = 0;
+    for (; n + 4 <= n_rows; n += 4) dot_bf16_pass<kRowsMulti, 4>(xa, n, w, in, out, bias, o, o1, y);
+    switch (n_rows - n) {
+      case 3: dot_bf16_pass<kRowsMulti, 3>(xa, n, w, in, out, bias, o, o1, y); break;
+      case 2: dot_bf16_pass<kRowsMulti, 2>(xa, n, w, in, out, bias, o, o1, y); break;
+      case 1: dot_bf16_pass<kRowsMulti, 1>(xa, n, w, in, out, bias, o, o1, y); break;
+      default: break;
+    }
+  }
 }
 
 int64_t quantized_rows_bytes(int64_t n_rows, int64_t in) {
