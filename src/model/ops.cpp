@@ -13,6 +13,7 @@
 
 #include "gpt2/errors.hpp"
 #include "model/gemv.hpp"
+#include "model/work_pool.hpp"
 
 namespace gpt2::ops {
 
@@ -59,22 +60,21 @@ int thread_count(int64_t weight_bytes) {
   return std::max(1, at::get_num_threads());
 }
 
-// Runs f(chunk) for chunk in [0, chunks) on libtorch's intra-op threads
-// (OpenMP here). One pool for the whole process: a second, private pool was
-// tried and measured no faster; its spinning threads compete with OpenMP's.
+// Runs f(chunk) for chunk in [0, chunks) on `threads` threads of the kernels'
+// own pool (see work_pool.hpp for why not at::parallel_for). Chunks are claimed
+// dynamically, so a thread that is descheduled only loses its share.
 template <class F>
 void run_chunks(int64_t chunks, int threads, const F& f) {
   if (threads <= 1 || chunks <= 1) {
     for (int64_t c = 0; c < chunks; ++c) f(c);
     return;
   }
-  at::parallel_for(0, chunks, 1, [&](int64_t b, int64_t e) {
-    for (int64_t c = b; c < e; ++c) f(c);
-  });
+  const std::function<void(int64_t)> fn = [&f](int64_t c) { f(c); };
+  WorkPool::instance().run(chunks, threads, fn);
 }
 
-// Chunks per thread (OpenMP hands each thread a contiguous run of them).
-constexpr int64_t kChunksPerThread = 1;
+// Chunks per thread, for dynamic balancing.
+constexpr int64_t kChunksPerThread = 4;
 
 // Part t of [0, n) split in `parts`, boundaries multiples of `align`.
 std::pair<int64_t, int64_t> split_range(int64_t n, int64_t parts, int64_t t, int64_t align) {
