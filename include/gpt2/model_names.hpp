@@ -21,6 +21,9 @@ bool is_released_model(const std::string& name);
 // Default models directory: $GPT2_MODELS_DIR if set and non-empty, else "models".
 std::filesystem::path default_models_dir();
 
+// The --models-dir option's value, or default_models_dir() when it is empty.
+std::filesystem::path models_dir_or_default(const std::string& option_value);
+
 // Where the model named `model` lives. `model` may be a released name or alias
 // (looked up under `models_dir`), or a path to a directory (contains a '/' or
 // exists as given). Throws NotFoundError, naming the `gpt2 download` command that

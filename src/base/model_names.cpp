@@ -32,6 +32,10 @@ fs::path default_models_dir() {
   return fs::path("models");
 }
 
+fs::path models_dir_or_default(const std::string& option_value) {
+  return option_value.empty() ? default_models_dir() : fs::path(option_value);
+}
+
 namespace {
 bool looks_like_path(const std::string& model) {
   return model.find('/') != std::string::npos || model == "." || model == "..";

@@ -34,7 +34,7 @@ void run_bench_command(const BenchCliOptions& o, CliIO& io, bool random_given) {
   BenchOptions b;
   b.weight_type = ops::parse_weight_type(o.dtype);
   if (!o.model.empty()) {
-    const std::filesystem::path dir = o.models_dir.empty() ? default_models_dir() : std::filesystem::path(o.models_dir);
+    const std::filesystem::path dir = models_dir_or_default(o.models_dir);
     b.model_dir = resolve_model_dir(o.model, dir);
   } else {
     b.random_size = o.random;

@@ -24,7 +24,7 @@ struct ModelArg {
   std::string format;      // empty: auto-detect
 
   std::filesystem::path dir() const {
-    return resolve_model_dir(model, models_dir.empty() ? default_models_dir() : std::filesystem::path(models_dir));
+    return resolve_model_dir(model, models_dir_or_default(models_dir));
   }
   std::optional<CheckpointFormat> checkpoint_format() const {
     if (format.empty()) return std::nullopt;

@@ -33,7 +33,7 @@ struct DownloadCliOptions {
 void run_download(const DownloadCliOptions& o, CliIO& io) {
   DownloadOptions opt;
   opt.model = o.model;
-  opt.models_dir = o.models_dir.empty() ? default_models_dir() : std::filesystem::path(o.models_dir);
+  opt.models_dir = models_dir_or_default(o.models_dir);
   opt.source = parse_download_source(o.source);
   opt.base_url = o.base_url;
   opt.max_attempts = o.retries;

@@ -90,7 +90,7 @@ std::shared_ptr<const Tokenizer> tokenizer_for(const fs::path& dir) {
 
 Loaded load(const SampleOptions& o, std::ostream& err) {
   const auto t0 = std::chrono::steady_clock::now();
-  const fs::path models_dir = o.models_dir.empty() ? default_models_dir() : fs::path(o.models_dir);
+  const fs::path models_dir = models_dir_or_default(o.models_dir);
   Loaded l;
   l.dir = resolve_model_dir(o.model, models_dir);
   ModelOptions mo;

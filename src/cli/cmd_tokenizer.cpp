@@ -54,7 +54,7 @@ double thread_cpu_seconds() {
 
 std::shared_ptr<const Tokenizer> load_tokenizer(const TokenizerSource& s) {
   if (s.model.empty()) return Tokenizer::builtin();
-  const std::filesystem::path dir = s.models_dir.empty() ? default_models_dir() : std::filesystem::path(s.models_dir);
+  const std::filesystem::path dir = models_dir_or_default(s.models_dir);
   return Tokenizer::from_model_dir(resolve_model_dir(s.model, dir));
 }
 
