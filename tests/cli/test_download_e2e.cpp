@@ -81,9 +81,11 @@ class DownloadE2E : public ::testing::Test {
 
   // No file may carry a final name unless it is complete and right.
   void expect_no_incomplete_final_files() {
-    for (const auto& [name, data] : files_)
-      if (fs::exists(model_dir() / name))
+    for (const auto& [name, data] : files_) {
+      if (fs::exists(model_dir() / name)) {
         EXPECT_TRUE(read_file(model_dir() / name) == data) << name << " looks complete but is not";
+      }
+    }
   }
 
   TempDir srv_root_{"dle2e-srv"};
