@@ -247,6 +247,28 @@ TEST(GenerateE2E, VerbosePrintsTimings) {
   EXPECT_NE(r.err.find("tokens/s"), std::string::npos) << r.err;
 }
 
+// A real SIGINT to the binary: an endless jsonl run stops after the line it is
+// writing, exits 0, and leaves only whole JSON objects on stdout.
+TEST(GenerateE2E, SigintEndsEndlessJsonlAfterAWholeLine) {
+  gpt2::test::ProcOptions opt;
+  opt.signal = SIGINT;
+  opt.signal_after_lines = 3;
+  opt.timeout_s = 60;
+  auto r = run_gpt2({"sample-unconditional", "--model", tiny_ref(), "--format", "jsonl", "--length", "8",
+                     "--seed", "5"},
+                    opt);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_FALSE(r.out.empty());
+  EXPECT_EQ(r.out.back(), '\n') << "last line is incomplete";
+  const auto ls = lines(r.out);
+  EXPECT_GE(ls.size(), 3u);
+  for (size_t i = 0; i < ls.size(); ++i) {
+    json j = json::parse(ls[i]);  // throws (fails the test) on a half-written line
+    EXPECT_EQ(j["sample"].get<int>(), static_cast<int>(i) + 1);
+  }
+}
+
 TEST(GenerateInProcess, InteractiveLoopReasksOnEmptyAndEndsAtEof) {
   InProcess p({"generate", "--model", tiny_ref(), "--length", "20", "--temperature", "0"},
               "\nHello, my dog is cute\n", /*tty=*/true);

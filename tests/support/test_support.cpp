@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -92,7 +93,13 @@ ProcResult run_process(const std::vector<std::string>& argv, const ProcOptions& 
   const auto deadline = std::chrono::steady_clock::now() +
                         std::chrono::milliseconds(static_cast<long>(opt.timeout_s * 1000));
   char buf[65536];
+  bool signalled = false;
+  size_t newlines = 0;
   while (out_fd >= 0 || err_fd >= 0) {
+    if (opt.signal != 0 && !signalled && newlines >= opt.signal_after_lines) {
+      kill(pid, opt.signal);
+      signalled = true;
+    }
     pollfd fds[3];
     int n = 0;
     if (out_fd >= 0) fds[n++] = {out_fd, POLLIN, 0};
@@ -122,6 +129,8 @@ ProcResult run_process(const std::vector<std::string>& argv, const ProcOptions& 
       ssize_t got = read(fds[i].fd, buf, sizeof buf);
       if (got > 0) {
         (fds[i].fd == out_fd ? r.out : r.err).append(buf, static_cast<size_t>(got));
+        if (fds[i].fd == out_fd)
+          newlines += static_cast<size_t>(std::count(buf, buf + got, '\n'));
       } else if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN)) {
         if (fds[i].fd == out_fd) {
           close(out_fd);

@@ -45,6 +45,10 @@ struct ProcOptions {
   std::vector<std::pair<std::string, std::string>> env;    // added/overridden variables
   std::filesystem::path cwd;                               // empty: inherit
   double timeout_s = 120;                                  // SIGKILL after this
+  // If signal != 0: send it to the child once its stdout holds at least
+  // `signal_after_lines` newlines (e.g. SIGINT to test Ctrl-C handling).
+  int signal = 0;
+  size_t signal_after_lines = 1;
 };
 
 // Runs argv[0] (a path) with the given arguments, capturing stdout and stderr.
