@@ -44,6 +44,25 @@ std::string kernel_description();
 // Products with at most this many rows use the matrix-vector kernels.
 constexpr int64_t kMaxKernelRows = 16;
 
+// While alive, libtorch's own intra-op parallelism (OpenMP: LayerNorm, softmax,
+// GELU, small OpenBLAS calls) runs on the calling thread only, and the kernels
+// keep the thread count that was set when the guard was made. For forward
+// passes of at most kMaxKernelRows rows: their libtorch ops are tiny, and an
+// OpenMP team spinning after such an op takes the cores the kernels' own pool
+// needs (measured: 8-token prompt 181 -> 350+ tok/s). No effect on a libtorch
+// built without OpenMP. Not copyable; nests.
+class SerialLibtorchGuard {
+ public:
+  SerialLibtorchGuard();
+  ~SerialLibtorchGuard();
+  SerialLibtorchGuard(const SerialLibtorchGuard&) = delete;
+  SerialLibtorchGuard& operator=(const SerialLibtorchGuard&) = delete;
+
+ private:
+  int libtorch_threads_ = 0;  // OpenMP threads to restore (0: nothing to restore)
+  int kernel_threads_ = 0;    // the kernels' thread count before this guard
+};
+
 // y = x @ W + b, W given in Conv1D / TF layout [in, out].
 class Linear {
  public:

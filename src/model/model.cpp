@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <string>
 
 #include "gpt2/errors.hpp"
@@ -189,6 +190,8 @@ torch::Tensor GPT2Impl::forward(const torch::Tensor& ids, KVCache& cache, bool l
     throw UsageError("forward: batch of " + std::to_string(ids.size(0)) + " rows, cache holds " +
                      std::to_string(cache.batch()));
   const int64_t B = ids.size(0), T = ids.size(1), C = hp_.n_embd, past = cache.length();
+  std::optional<ops::SerialLibtorchGuard> serial;  // few rows: libtorch's ops on this thread only
+  if (B * T <= ops::kMaxKernelRows && options_.device.is_cpu()) serial.emplace();
   torch::Tensor tok = ids.to(options_.device);                                    // [B, T]
   torch::Tensor x = wte_.index_select(0, tok.reshape({-1})).view({B, T, C}) +     // [B, T, C]
                     wpe_.narrow(0, past, T).unsqueeze(0);                         // [1, T, C]
@@ -202,6 +205,8 @@ torch::Tensor GPT2Impl::forward(const torch::Tensor& ids) {
   c10::InferenceMode guard;
   check_ids(ids, 0, hp_.n_ctx);
   const int64_t B = ids.size(0), T = ids.size(1), C = hp_.n_embd;
+  std::optional<ops::SerialLibtorchGuard> serial;  // few rows: libtorch's ops on this thread only
+  if (B * T <= ops::kMaxKernelRows && options_.device.is_cpu()) serial.emplace();
   torch::Tensor tok = ids.to(options_.device);                                    // [B, T]
   torch::Tensor x = wte_.index_select(0, tok.reshape({-1})).view({B, T, C}) +     // [B, T, C]
                     wpe_.narrow(0, 0, T).unsqueeze(0);                            // [1, T, C]

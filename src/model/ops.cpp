@@ -53,11 +53,15 @@ void* scratch(size_t bytes) {
   return reinterpret_cast<void*>((p + 63) & ~static_cast<uintptr_t>(63));
 }
 
+// The kernels' thread count while a SerialLibtorchGuard lives on this thread
+// (0: none, use libtorch's).
+thread_local int t_kernel_threads = 0;
+
 // Threads for a product reading this many weight bytes (libtorch's intra-op
 // thread count, at::set_num_threads; 1 for tiny products).
 int thread_count(int64_t weight_bytes) {
   if (weight_bytes < kMinParallelBytes) return 1;
-  return std::max(1, at::get_num_threads());
+  return std::max(1, t_kernel_threads > 0 ? t_kernel_threads : at::get_num_threads());
 }
 
 // Runs f(chunk) for chunk in [0, chunks) on `threads` threads of the kernels'
@@ -200,6 +204,29 @@ std::vector<int64_t> out_shape(const torch::Tensor& x, int64_t out) {
 }
 
 }  // namespace
+
+// OpenMP's own calls, weak: absent when libtorch was built without OpenMP.
+extern "C" {
+int omp_get_max_threads(void) __attribute__((weak));
+void omp_set_num_threads(int) __attribute__((weak));
+}
+
+SerialLibtorchGuard::SerialLibtorchGuard() : kernel_threads_(t_kernel_threads) {
+  const int threads = at::get_num_threads();  // also runs libtorch's per-thread lazy init first
+  if (t_kernel_threads == 0) t_kernel_threads = std::max(1, threads);
+  if (omp_get_max_threads != nullptr && omp_set_num_threads != nullptr) {
+    libtorch_threads_ = omp_get_max_threads();
+    if (libtorch_threads_ > 1)
+      omp_set_num_threads(1);
+    else
+      libtorch_threads_ = 0;
+  }
+}
+
+SerialLibtorchGuard::~SerialLibtorchGuard() {
+  if (libtorch_threads_ > 0) omp_set_num_threads(libtorch_threads_);
+  t_kernel_threads = kernel_threads_;
+}
 
 void set_backend(Backend b) { g_backend.store(b, std::memory_order_relaxed); }
 Backend backend() { return g_backend.load(std::memory_order_relaxed); }
