@@ -86,7 +86,7 @@ class Linear {
  private:
   WeightType type_ = WeightType::kFloat32;
   int64_t in_ = 0, out_ = 0;
-  torch::Tensor w_;       // float32 [in, out]; bfloat16 / int8 [out, in]
+  torch::Tensor w_;       // float32 [in, out]; int8 [out, in]; bfloat16 [out, in] tiled (see ops.cpp)
   torch::Tensor b_;       // [out] float32
   torch::Tensor scales_;  // int8 only: [out] float32
 };
@@ -103,8 +103,8 @@ class TiedOutput {
   // Same into a preallocated y: [N, V] float32 contiguous, x: [N, C].
   void forward_into(const torch::Tensor& x, torch::Tensor& y) const;
 
-  int64_t in_features() const { return w_.defined() ? w_.size(1) : 0; }
-  int64_t out_features() const { return w_.defined() ? w_.size(0) : 0; }
+  int64_t in_features() const { return channels_; }
+  int64_t out_features() const { return vocab_; }
   int64_t weight_bytes() const;
   WeightType type() const { return type_; }
   // weight_bytes() of a TiedOutput of this type and shape, without building one.
@@ -112,7 +112,8 @@ class TiedOutput {
 
  private:
   WeightType type_ = WeightType::kFloat32;
-  torch::Tensor w_;       // [V, C] in the chosen representation
+  int64_t vocab_ = 0, channels_ = 0;
+  torch::Tensor w_;       // [V, C] in the chosen representation (bfloat16: tiled, see ops.cpp)
   torch::Tensor scales_;  // int8 only: [V] float32
 };
 

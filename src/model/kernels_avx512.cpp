@@ -184,29 +184,29 @@ GPT2_AVX512 void arrange_even_odd(const float* x, int64_t n_rows, int64_t in, fl
   }
 }
 
+// Weights in the tiled layout (gemv.hpp): `g` points at row r0 of a 16-row
+// group; rows r0..r0+R-1 of every 32-input chunk are read (chunk stride 512).
 template <int R, int NR>
-GPT2_AVX512 void dot_bf16_pass(const float* xa, int64_t n0, const uint16_t* w, int64_t in, int64_t out,
-                               const float* bias, int64_t o, int64_t o1, float* y) {
-  const int64_t len = even_odd_len(in);
-  const uint16_t* wr[R];
-  const int rows = static_cast<int>(std::min<int64_t>(R, o1 - o));
-  for (int r = 0; r < R; ++r) wr[r] = w + (o + std::min(r, rows - 1)) * in;  // tail rows repeat
+GPT2_AVX512 void dot_bf16_pass(const float* xa, int64_t n0, const uint16_t* g, int64_t in, int64_t out,
+                               const float* bias, int64_t o, float* y) {
+  const int64_t len = even_odd_len(in), chunks = len / 32;
+  const int rows = static_cast<int>(std::min<int64_t>(R, out - o));
   const float* xr[NR];
   for (int k = 0; k < NR; ++k) xr[k] = xa + (n0 + k) * len;
   __m512 acc[R][NR];
   for (int r = 0; r < R; ++r)
     for (int k = 0; k < NR; ++k) acc[r][k] = _mm512_setzero_ps();
   const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
-  for (int64_t c = 0; c < in; c += 32) {
-    const int64_t left = in - c;
-    const __mmask32 m = left >= 32 ? ~static_cast<__mmask32>(0) : ((static_cast<__mmask32>(1) << left) - 1);
+  for (int64_t ch = 0; ch < chunks; ++ch) {
+    const int64_t c = ch * 32;
+    const uint16_t* t = g + ch * kBf16Tile;
     __m512 xe[NR], xo[NR];
     for (int k = 0; k < NR; ++k) {
       xe[k] = _mm512_loadu_ps(xr[k] + c);
       xo[k] = _mm512_loadu_ps(xr[k] + c + 16);
     }
     for (int r = 0; r < R; ++r) {
-      const __m512i wv = _mm512_maskz_loadu_epi16(m, wr[r] + c);
+      const __m512i wv = _mm512_loadu_si512(t + r * 32);
       const __m512 we = _mm512_castsi512_ps(_mm512_slli_epi32(wv, 16));
       const __m512 wo = _mm512_castsi512_ps(_mm512_and_si512(wv, high));
       for (int k = 0; k < NR; ++k) acc[r][k] = _mm512_fmadd_ps(wo, xo[k], _mm512_fmadd_ps(we, xe[k], acc[r][k]));
@@ -218,6 +218,22 @@ GPT2_AVX512 void dot_bf16_pass(const float* xa, int64_t n0, const uint16_t* w, i
       if (bias) v += bias[o + r];
       y[(n0 + k) * out + o + r] = v;
     }
+}
+
+// Runs pass<R, NR> over the 16-row groups of [o0, o1): one pass per group at
+// one input row, else 4-row sub-passes of up to 4 input rows.
+template <class Pass16, class Pass4>
+inline void over_groups(int64_t n_rows, int64_t in, int64_t out, int64_t o0, int64_t o1, const Pass16& pass16,
+                        const Pass4& pass4) {
+  const int64_t group_len = round_up(in, 32) * 16;
+  for (int64_t o = o0; o < o1; o += 16) {
+    const int64_t gofs = o / 16 * group_len;
+    if (n_rows == 1) {
+      pass16(gofs, o);
+      continue;
+    }
+    for (int64_t r0 = 0; r0 < 16 && o + r0 < out; r0 += 4) pass4(gofs + r0 * 32, o + r0);
+  }
 }
 
 }  // namespace
@@ -242,20 +258,18 @@ GPT2_AVX512 void dot_bf16_avx512(const float* x, int64_t n_rows, const uint16_t*
   if (static_cast<int64_t>(arranged.size()) < n_rows * len) arranged.resize(static_cast<size_t>(n_rows * len));
   float* xa = arranged.data();
   arrange_even_odd(x, n_rows, in, xa);
-  if (n_rows == 1) {
-    for (int64_t o = o0; o < o1; o += kRowsSingle) dot_bf16_pass<kRowsSingle, 1>(xa, 0, w, in, out, bias, o, o1, y);
-    return;
-  }
-  for (int64_t o = o0; o < o1; o += kRowsMulti) {
-    int64_t n = 0;
-    for (; n + 4 <= n_rows; n += 4) dot_bf16_pass<kRowsMulti, 4>(xa, n, w, in, out, bias, o, o1, y);
-    switch (n_rows - n) {
-      case 3: dot_bf16_pass<kRowsMulti, 3>(xa, n, w, in, out, bias, o, o1, y); break;
-      case 2: dot_bf16_pass<kRowsMulti, 2>(xa, n, w, in, out, bias, o, o1, y); break;
-      case 1: dot_bf16_pass<kRowsMulti, 1>(xa, n, w, in, out, bias, o, o1, y); break;
-      default: break;
-    }
-  }
+  over_groups(
+      n_rows, in, out, o0, o1, [&](int64_t g, int64_t o) { dot_bf16_pass<16, 1>(xa, 0, w + g, in, out, bias, o, y); },
+      [&](int64_t g, int64_t o) {
+        int64_t n = 0;
+        for (; n + 4 <= n_rows; n += 4) dot_bf16_pass<4, 4>(xa, n, w + g, in, out, bias, o, y);
+        switch (n_rows - n) {
+          case 3: dot_bf16_pass<4, 3>(xa, n, w + g, in, out, bias, o, y); break;
+          case 2: dot_bf16_pass<4, 2>(xa, n, w + g, in, out, bias, o, y); break;
+          case 1: dot_bf16_pass<4, 1>(xa, n, w + g, in, out, bias, o, y); break;
+          default: break;
+        }
+      });
 }
 
 int64_t quantized_rows_bytes(int64_t n_rows, int64_t in) {
@@ -332,11 +346,11 @@ namespace {
 void axpy_f32_avx512(const float*, int64_t, const float*, int64_t, int64_t, int64_t, int64_t, float*) {
   unavailable();
 }
-GPT2_AVX512 void dot_f32_avx512(const float*, int64_t, const float*, int64_t, int64_t, const float*, int64_t, int64_t,
+void dot_f32_avx512(const float*, int64_t, const float*, int64_t, int64_t, const float*, int64_t, int64_t,
                     float*) {
   unavailable();
 }
-GPT2_AVX512 void dot_bf16_avx512(const float*, int64_t, const uint16_t*, int64_t, int64_t, const float*, int64_t, int64_t,
+void dot_bf16_avx512(const float*, int64_t, const uint16_t*, int64_t, int64_t, const float*, int64_t, int64_t,
                      float*) {
   unavailable();
 }

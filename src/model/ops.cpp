@@ -95,6 +95,20 @@ std::pair<torch::Tensor, torch::Tensor> quantize_weight_rows(const torch::Tensor
   return {q.contiguous(), scales.to(torch::kFloat32).contiguous()};
 }
 
+// bf16 weights m [out, in] (float32) in the kernels' tiled layout (gemv.hpp):
+// [ceil(out/16), ceil(in/32), 16, 32] bfloat16, zero padded.
+torch::Tensor tile_bf16(const torch::Tensor& m) {
+  const int64_t out = m.size(0), in = m.size(1);
+  const int64_t op = (out + 15) / 16 * 16, ip = (in + 31) / 32 * 32;
+  auto p = torch::constant_pad_nd(m.to(torch::kBFloat16), {0, ip - in, 0, op - out});  // [op, ip]
+  return p.view({op / 16, 16, ip / 32, 32}).permute({0, 2, 1, 3}).contiguous();
+}
+
+// The [out, in] view of tiled bf16 weights (strided, no copy).
+torch::Tensor untile_bf16(const torch::Tensor& t, int64_t out, int64_t in) {
+  return t.permute({0, 2, 1, 3}).reshape({t.size(0) * 16, t.size(1) * 32}).narrow(0, 0, out).narrow(1, 0, in);
+}
+
 // y = x @ dequant(w)^T (+ bias) for w [out, in] in bf16 / int8 (+ scales),
 // dequantized a block of output rows at a time to bound the temporary.
 void dequant_mm(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& scales,
@@ -114,9 +128,10 @@ void dequant_mm(const torch::Tensor& x, const torch::Tensor& w, const torch::Ten
 }
 
 // Dot-form kernels on w [out, in] for rows [0, n) of x, outputs split by thread.
-void dot_kernel(WeightType type, const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& scales,
-                const torch::Tensor& bias, torch::Tensor& y) {
-  const int64_t n = x.size(0), in = w.size(1), out = w.size(0);
+// w: [out, in] (float32, int8) or tiled (bf16); in, out: the logical shape.
+void dot_kernel(WeightType type, const torch::Tensor& x, const torch::Tensor& w, int64_t in, int64_t out,
+                const torch::Tensor& scales, const torch::Tensor& bias, torch::Tensor& y) {
+  const int64_t n = x.size(0);
   const float* xp = x.data_ptr<float>();
   const float* bp = bias.defined() ? bias.data_ptr<float>() : nullptr;
   float* yp = y.data_ptr<float>();
@@ -252,7 +267,7 @@ Linear::Linear(const torch::Tensor& w, const torch::Tensor& b, WeightType type) 
   b_ = b.contiguous();
   switch (type) {
     case WeightType::kFloat32: w_ = w.contiguous(); break;                                     // [in, out]
-    case WeightType::kBFloat16: w_ = w.t().to(torch::kBFloat16).contiguous(); break;           // [out, in]
+    case WeightType::kBFloat16: w_ = tile_bf16(w.t()); break;                                  // tiled [out, in]
     case WeightType::kInt8: std::tie(w_, scales_) = quantize_weight_rows(w.t()); break;      // [out, in], [out]
   }
 }
@@ -281,13 +296,13 @@ void Linear::forward_into(const torch::Tensor& x_in, torch::Tensor& y) const {
       return;
     case WeightType::kBFloat16:
       if (small && kernels_on())
-        dot_kernel(type_, x, w_, scales_, b_, y);
+        dot_kernel(type_, x, w_, in_, out_, scales_, b_, y);
       else
-        dequant_mm(x, w_, scales_, b_, y);
+        dequant_mm(x, untile_bf16(w_, out_, in_), scales_, b_, y);
       return;
     case WeightType::kInt8:
       if (small && vnni_on())
-        dot_kernel(type_, x, w_, scales_, b_, y);
+        dot_kernel(type_, x, w_, in_, out_, scales_, b_, y);
       else
         dequant_mm(x, w_, scales_, b_, y);
       return;
@@ -311,9 +326,11 @@ int64_t Linear::weight_bytes() const { return bytes_for(type_, in_, out_); }
 TiedOutput::TiedOutput(const torch::Tensor& wte, WeightType type) : type_(type) {
   if (wte.dim() != 2 || wte.scalar_type() != torch::kFloat32)
     throw FormatError("ops::TiedOutput: expected float32 wte [V, C], got " + std::to_string(wte.dim()) + " dims");
+  vocab_ = wte.size(0);
+  channels_ = wte.size(1);
   switch (type) {
     case WeightType::kFloat32: w_ = wte.contiguous(); break;                                   // [V, C]
-    case WeightType::kBFloat16: w_ = wte.to(torch::kBFloat16).contiguous(); break;             // [V, C]
+    case WeightType::kBFloat16: w_ = tile_bf16(wte); break;                                    // tiled [V, C]
     case WeightType::kInt8: std::tie(w_, scales_) = quantize_weight_rows(wte); break;        // [V, C], [V]
   }
 }
@@ -336,11 +353,11 @@ void TiedOutput::forward_into(const torch::Tensor& x_in, torch::Tensor& y) const
   const bool small = n <= kMaxKernelRows;
   const bool fast = small && (type_ == WeightType::kInt8 ? vnni_on() : kernels_on());
   if (fast) {
-    dot_kernel(type_, x, w_, scales_, torch::Tensor(), y);
+    dot_kernel(type_, x, w_, channels_, vocab_, scales_, torch::Tensor(), y);
   } else if (type_ == WeightType::kFloat32) {
     torch::mm_out(y, x, w_.t());
   } else {
-    dequant_mm(x, w_, scales_, torch::Tensor(), y);
+    dequant_mm(x, type_ == WeightType::kBFloat16 ? untile_bf16(w_, vocab_, channels_) : w_, scales_, torch::Tensor(), y);
   }
 }
 
