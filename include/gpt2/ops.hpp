@@ -86,7 +86,7 @@ class Linear {
  private:
   WeightType type_ = WeightType::kFloat32;
   int64_t in_ = 0, out_ = 0;
-  torch::Tensor w_;       // float32 [in, out]; int8 [out, in]; bfloat16 [out, in] tiled (see ops.cpp)
+  torch::Tensor w_;       // float32 [in, out]; bfloat16 / int8 [out, in] tiled (see gemv.hpp)
   torch::Tensor b_;       // [out] float32
   torch::Tensor scales_;  // int8 only: [out] float32
 };
@@ -113,7 +113,7 @@ class TiedOutput {
  private:
   WeightType type_ = WeightType::kFloat32;
   int64_t vocab_ = 0, channels_ = 0;
-  torch::Tensor w_;       // [V, C] in the chosen representation (bfloat16: tiled, see ops.cpp)
+  torch::Tensor w_;       // [V, C] in the chosen representation (bfloat16, int8: tiled, see gemv.hpp)
   torch::Tensor scales_;  // int8 only: [V] float32
 };
 

@@ -56,6 +56,10 @@ struct QuantizedRows {
 int64_t quantized_rows_bytes(int64_t n_rows, int64_t in);
 // Quantizes x [n_rows, in] into `scratch` (quantized_rows_bytes long, 64-byte aligned).
 QuantizedRows quantize_rows(const float* x, int64_t n_rows, int64_t in, void* scratch);
+// w: int8 weights tiled like the bf16 ones with 64-input tiles: [out, in] zero
+// padded to [round_up(out, 16), round_up(in, 64)], laid out as
+// [out/16][in/64][16][64]; w_scale [out]. o0 must be a multiple of 16.
+constexpr int64_t kI8Tile = 16 * kQBlock;
 void dot_i8_avx512(const QuantizedRows& xq, const int8_t* w, const float* w_scale, int64_t out,
                    const float* bias, int64_t o0, int64_t o1, float* y);
 

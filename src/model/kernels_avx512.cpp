@@ -118,21 +118,20 @@ GPT2_AVX512 void dot_any(const float* x, int64_t n_rows, const typename L::T* w,
 // ---------------------------------------------------------------------------
 // int8 dot form with VNNI: |x| (uint8) . (+-w) (int8) per 64-input block.
 // ---------------------------------------------------------------------------
+// Weights in the tiled layout (gemv.hpp): `g` points at row r0 of a 16-row
+// group; rows r0..r0+R-1 of every 64-input block are read (block stride 1024).
 template <int R, int NR>
-GPT2_AVX512_VNNI void dot_i8_pass(const QuantizedRows& xq, int64_t n0, const int8_t* w, const float* w_scale,
-                                  int64_t out, const float* bias, int64_t o, int64_t o1, float* y) {
-  const int64_t in = xq.in, stride = xq.blocks * kQBlock;
-  const int8_t* wr[R];
-  const int rows = static_cast<int>(std::min<int64_t>(R, o1 - o));
-  for (int r = 0; r < R; ++r) wr[r] = w + (o + std::min(r, rows - 1)) * in;
+GPT2_AVX512_VNNI void dot_i8_pass(const QuantizedRows& xq, int64_t n0, const int8_t* g, const float* w_scale,
+                                  int64_t out, const float* bias, int64_t o, float* y) {
+  const int64_t stride = xq.blocks * kQBlock;
+  const int rows = static_cast<int>(std::min<int64_t>(R, out - o));
   __m512 acc[R][NR];
   for (int r = 0; r < R; ++r)
     for (int k = 0; k < NR; ++k) acc[r][k] = _mm512_setzero_ps();
   const __m512i zero = _mm512_setzero_si512();
   for (int64_t b = 0; b < xq.blocks; ++b) {
     const int64_t c = b * kQBlock;
-    const int64_t left = in - c;
-    const __mmask64 m = left >= 64 ? ~static_cast<__mmask64>(0) : ((static_cast<__mmask64>(1) << left) - 1);
+    const int8_t* t = g + b * kI8Tile;
     __m512i xm[NR];
     __mmask64 neg[NR];
     __m512 sx[NR];
@@ -143,7 +142,7 @@ GPT2_AVX512_VNNI void dot_i8_pass(const QuantizedRows& xq, int64_t n0, const int
       sx[k] = _mm512_set1_ps(xq.scale[row * xq.blocks + b]);
     }
     for (int r = 0; r < R; ++r) {
-      const __m512i wv = _mm512_maskz_loadu_epi8(m, wr[r] + c);
+      const __m512i wv = _mm512_loadu_si512(t + r * kQBlock);
       for (int k = 0; k < NR; ++k) {
         const __m512i ws = _mm512_mask_sub_epi8(wv, neg[k], zero, wv);  // w * sign(x)
         const __m512i s = _mm512_dpbusd_epi32(zero, xm[k], ws);          // 16 x int32, 4 products each
@@ -222,17 +221,18 @@ GPT2_AVX512 void dot_bf16_pass(const float* xa, int64_t n0, const uint16_t* g, i
 
 // Runs pass<R, NR> over the 16-row groups of [o0, o1): one pass per group at
 // one input row, else 4-row sub-passes of up to 4 input rows.
+// width: the tile's inputs (32 for bf16, 64 for int8).
 template <class Pass16, class Pass4>
-inline void over_groups(int64_t n_rows, int64_t in, int64_t out, int64_t o0, int64_t o1, const Pass16& pass16,
-                        const Pass4& pass4) {
-  const int64_t group_len = round_up(in, 32) * 16;
+inline void over_groups(int64_t n_rows, int64_t in, int64_t width, int64_t out, int64_t o0, int64_t o1,
+                        const Pass16& pass16, const Pass4& pass4) {
+  const int64_t group_len = round_up(in, width) * 16;
   for (int64_t o = o0; o < o1; o += 16) {
     const int64_t gofs = o / 16 * group_len;
     if (n_rows == 1) {
       pass16(gofs, o);
       continue;
     }
-    for (int64_t r0 = 0; r0 < 16 && o + r0 < out; r0 += 4) pass4(gofs + r0 * 32, o + r0);
+    for (int64_t r0 = 0; r0 < 16 && o + r0 < out; r0 += 4) pass4(gofs + r0 * width, o + r0);
   }
 }
 
@@ -259,7 +259,7 @@ GPT2_AVX512 void dot_bf16_avx512(const float* x, int64_t n_rows, const uint16_t*
   float* xa = arranged.data();
   arrange_even_odd(x, n_rows, in, xa);
   over_groups(
-      n_rows, in, out, o0, o1, [&](int64_t g, int64_t o) { dot_bf16_pass<16, 1>(xa, 0, w + g, in, out, bias, o, y); },
+      n_rows, in, 32, out, o0, o1, [&](int64_t g, int64_t o) { dot_bf16_pass<16, 1>(xa, 0, w + g, in, out, bias, o, y); },
       [&](int64_t g, int64_t o) {
         int64_t n = 0;
         for (; n + 4 <= n_rows; n += 4) dot_bf16_pass<4, 4>(xa, n, w + g, in, out, bias, o, y);
@@ -319,20 +319,20 @@ GPT2_AVX512 QuantizedRows quantize_rows(const float* x, int64_t n_rows, int64_t 
 
 GPT2_AVX512_VNNI void dot_i8_avx512(const QuantizedRows& xq, const int8_t* w, const float* w_scale, int64_t out,
                                     const float* bias, int64_t o0, int64_t o1, float* y) {
-  if (xq.n_rows == 1) {
-    for (int64_t o = o0; o < o1; o += kRowsSingle) dot_i8_pass<kRowsSingle, 1>(xq, 0, w, w_scale, out, bias, o, o1, y);
-    return;
-  }
-  for (int64_t o = o0; o < o1; o += kRowsMulti) {
-    int64_t n = 0;
-    for (; n + 4 <= xq.n_rows; n += 4) dot_i8_pass<kRowsMulti, 4>(xq, n, w, w_scale, out, bias, o, o1, y);
-    switch (xq.n_rows - n) {
-      case 3: dot_i8_pass<kRowsMulti, 3>(xq, n, w, w_scale, out, bias, o, o1, y); break;
-      case 2: dot_i8_pass<kRowsMulti, 2>(xq, n, w, w_scale, out, bias, o, o1, y); break;
-      case 1: dot_i8_pass<kRowsMulti, 1>(xq, n, w, w_scale, out, bias, o, o1, y); break;
-      default: break;
-    }
-  }
+  const int64_t n_rows = xq.n_rows;
+  over_groups(
+      n_rows, xq.in, kQBlock, out, o0, o1,
+      [&](int64_t g, int64_t o) { dot_i8_pass<16, 1>(xq, 0, w + g, w_scale, out, bias, o, y); },
+      [&](int64_t g, int64_t o) {
+        int64_t n = 0;
+        for (; n + 4 <= n_rows; n += 4) dot_i8_pass<4, 4>(xq, n, w + g, w_scale, out, bias, o, y);
+        switch (n_rows - n) {
+          case 3: dot_i8_pass<4, 3>(xq, n, w + g, w_scale, out, bias, o, y); break;
+          case 2: dot_i8_pass<4, 2>(xq, n, w + g, w_scale, out, bias, o, y); break;
+          case 1: dot_i8_pass<4, 1>(xq, n, w + g, w_scale, out, bias, o, y); break;
+          default: break;
+        }
+      });
 }
 
 }  // namespace gpt2::ops::kernels

@@ -88,25 +88,45 @@ std::pair<int64_t, int64_t> split_range(int64_t n, int64_t parts, int64_t t, int
   return {b, std::min(n, b + chunk)};
 }
 
-// Symmetric per-row int8 quantization of m ([rows, cols]): q [rows, cols] int8, scales [rows].
-std::pair<torch::Tensor, torch::Tensor> quantize_weight_rows(const torch::Tensor& m) {
-  auto scales = (m.abs().amax(1) / 127.0).clamp_min(1e-30);                               // [rows]
-  auto q = torch::round(m / scales.unsqueeze(1)).clamp(-127, 127).to(torch::kInt8);     // [rows, cols]
-  return {q.contiguous(), scales.to(torch::kFloat32).contiguous()};
-}
-
-// bf16 weights m [out, in] (float32) in the kernels' tiled layout (gemv.hpp):
-// [ceil(out/16), ceil(in/32), 16, 32] bfloat16, zero padded.
-torch::Tensor tile_bf16(const torch::Tensor& m) {
+// m [out, in] (float32) -> the kernels' tiled layout (gemv.hpp) in `type`:
+// [ceil(out/16), ceil(in/width), 16, width], zero padded.
+torch::Tensor tile_rows(const torch::Tensor& m, torch::ScalarType type, int64_t width) {
   const int64_t out = m.size(0), in = m.size(1);
-  const int64_t op = (out + 15) / 16 * 16, ip = (in + 31) / 32 * 32;
-  auto p = torch::constant_pad_nd(m.to(torch::kBFloat16), {0, ip - in, 0, op - out});  // [op, ip]
-  return p.view({op / 16, 16, ip / 32, 32}).permute({0, 2, 1, 3}).contiguous();
+  const int64_t op = (out + 15) / 16 * 16, ip = (in + width - 1) / width * width;
+  auto p = torch::constant_pad_nd(m.to(type), {0, ip - in, 0, op - out});  // [op, ip]
+  return p.view({op / 16, 16, ip / width, width}).permute({0, 2, 1, 3}).contiguous();
 }
 
-// The [out, in] view of tiled bf16 weights (strided, no copy).
-torch::Tensor untile_bf16(const torch::Tensor& t, int64_t out, int64_t in) {
-  return t.permute({0, 2, 1, 3}).reshape({t.size(0) * 16, t.size(1) * 32}).narrow(0, 0, out).narrow(1, 0, in);
+// The [out, in] view of tiled weights (strided, no copy).
+torch::Tensor untile(const torch::Tensor& t, int64_t out, int64_t in) {
+  const int64_t width = t.size(3);
+  return t.permute({0, 2, 1, 3}).reshape({t.size(0) * 16, t.size(1) * width}).narrow(0, 0, out).narrow(1, 0, in);
+}
+
+torch::Tensor tile_bf16(const torch::Tensor& m) { return tile_rows(m, torch::kBFloat16, 32); }
+
+// Symmetric per-row int8 quantization of m ([rows, cols], any strides): q [rows,
+// cols] int8, scales [rows] float32. Works on blocks of rows so that the float
+// temporaries stay small (~4 MB) whatever the matrix size.
+std::pair<torch::Tensor, torch::Tensor> quantize_weight_rows(const torch::Tensor& m) {
+  const int64_t rows = m.size(0), cols = m.size(1);
+  auto q = torch::empty({rows, cols}, torch::kInt8);
+  auto scales = torch::empty({rows}, torch::kFloat32);
+  const int64_t step = std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(1, cols));
+  for (int64_t r = 0; r < rows; r += step) {
+    const int64_t n = std::min(step, rows - r);
+    auto part = m.narrow(0, r, n);                                                        // [n, cols]
+    auto s = (part.abs().amax(1) / 127.0).clamp_min(1e-30);                               // [n]
+    q.narrow(0, r, n).copy_(torch::round(part / s.unsqueeze(1)).clamp(-127, 127));       // [n, cols]
+    scales.narrow(0, r, n).copy_(s);
+  }
+  return {q, scales};
+}
+
+// int8 weights in the kernels' tiled layout, plus per-row scales.
+std::pair<torch::Tensor, torch::Tensor> quantize_tiled(const torch::Tensor& m) {
+  auto [q, scales] = quantize_weight_rows(m);
+  return {tile_rows(q, torch::kInt8, kernels::kQBlock), scales};
 }
 
 // y = x @ dequant(w)^T (+ bias) for w [out, in] in bf16 / int8 (+ scales),
@@ -268,7 +288,7 @@ Linear::Linear(const torch::Tensor& w, const torch::Tensor& b, WeightType type) 
   switch (type) {
     case WeightType::kFloat32: w_ = w.contiguous(); break;                                     // [in, out]
     case WeightType::kBFloat16: w_ = tile_bf16(w.t()); break;                                  // tiled [out, in]
-    case WeightType::kInt8: std::tie(w_, scales_) = quantize_weight_rows(w.t()); break;      // [out, in], [out]
+    case WeightType::kInt8: std::tie(w_, scales_) = quantize_tiled(w.t()); break;            // tiled [out, in], [out]
   }
 }
 
@@ -298,13 +318,13 @@ void Linear::forward_into(const torch::Tensor& x_in, torch::Tensor& y) const {
       if (small && kernels_on())
         dot_kernel(type_, x, w_, in_, out_, scales_, b_, y);
       else
-        dequant_mm(x, untile_bf16(w_, out_, in_), scales_, b_, y);
+        dequant_mm(x, untile(w_, out_, in_), scales_, b_, y);
       return;
     case WeightType::kInt8:
       if (small && vnni_on())
         dot_kernel(type_, x, w_, in_, out_, scales_, b_, y);
       else
-        dequant_mm(x, w_, scales_, b_, y);
+        dequant_mm(x, untile(w_, out_, in_), scales_, b_, y);
       return;
   }
 }
@@ -331,7 +351,7 @@ TiedOutput::TiedOutput(const torch::Tensor& wte, WeightType type) : type_(type) 
   switch (type) {
     case WeightType::kFloat32: w_ = wte.contiguous(); break;                                   // [V, C]
     case WeightType::kBFloat16: w_ = tile_bf16(wte); break;                                    // tiled [V, C]
-    case WeightType::kInt8: std::tie(w_, scales_) = quantize_weight_rows(wte); break;        // [V, C], [V]
+    case WeightType::kInt8: std::tie(w_, scales_) = quantize_tiled(wte); break;              // tiled [V, C], [V]
   }
 }
 
@@ -357,7 +377,7 @@ void TiedOutput::forward_into(const torch::Tensor& x_in, torch::Tensor& y) const
   } else if (type_ == WeightType::kFloat32) {
     torch::mm_out(y, x, w_.t());
   } else {
-    dequant_mm(x, type_ == WeightType::kBFloat16 ? untile_bf16(w_, vocab_, channels_) : w_, scales_, torch::Tensor(), y);
+    dequant_mm(x, untile(w_, vocab_, channels_), scales_, torch::Tensor(), y);
   }
 }
 
