@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "gpt2/checkpoint.hpp"
@@ -225,6 +226,10 @@ BenchReport run_bench(const BenchOptions& opt, const std::function<void(const st
     rep.kv_cache_bytes = std::max(rep.kv_cache_bytes, cache.bytes());
     auto start = random_ids(b, 1, V, gen);  // [B, 1]
     auto run = [&](int64_t n_steps) {
+      // As in generate(): few rows keep libtorch's ops (here also the argmax
+      // over the vocabulary) on this thread, see ops::SerialLibtorchGuard.
+      std::optional<ops::SerialLibtorchGuard> serial;
+      if (b <= ops::kMaxKernelRows) serial.emplace();
       cache.reset();
       auto next = model->forward(start, cache, true).argmax(-1, true);  // [B, 1]
       const auto t0 = Clock::now();

@@ -4,8 +4,10 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <optional>
 
 #include "gpt2/errors.hpp"
+#include "gpt2/ops.hpp"
 #include "gpt2/text_stream.hpp"
 
 namespace gpt2 {
@@ -93,6 +95,11 @@ GenerateResult generate(GPT2Impl& model, const std::shared_ptr<const Tokenizer>&
   result.stats.prompt_ms = ms_since(t0);
 
   t0 = Clock::now();
+  // Few rows: the sampling ops over the vocabulary, like the forward passes,
+  // stay on this thread (an OpenMP team left spinning after them would take
+  // the cores of the next pass's kernels; see ops::SerialLibtorchGuard).
+  std::optional<ops::SerialLibtorchGuard> serial;
+  if (batch <= ops::kMaxKernelRows && !logits.is_cuda()) serial.emplace();
   for (int64_t step = 0; step < options.length; ++step) {
     if (vocab < hp.n_vocab) logits = logits.narrow(1, 0, vocab);  // [B, vocab]: never ids without text
     const std::vector<int64_t> next = sample_tokens(logits, options.sampling, rngs);
