@@ -13,18 +13,8 @@ TARGETS=("$@")
 BUILD="${GPT2_FUZZ_BUILD:-$ROOT/build-fuzz}"
 OUT="$ROOT/tests/fuzz/out"
 
-# clang and its runtime libraries (libFuzzer, sanitizers), as scripts/setup.sh installs packages.
-if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
-missing=()
-for p in clang libclang-rt-14-dev cmake libsnappy-dev nlohmann-json3-dev; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then missing+=("$p"); fi
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "fuzz: installing ${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+# clang and its runtime libraries (libFuzzer, sanitizers) on top of the project's packages.
+bash "$ROOT/scripts/setup.sh" clang libclang-rt-14-dev
 
 cmake -S "$ROOT/tests/fuzz" -B "$BUILD" -DCMAKE_CXX_COMPILER=clang++ >/dev/null
 cmake --build "$BUILD" -j2 --target "${TARGETS[@]}"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install every Debian 12 package gpt2 needs to build, test and run.
 # Idempotent: packages already present are skipped by apt. Works as root or via sudo.
+# Extra package names given as arguments are installed too (scripts/fuzz.sh uses this).
 set -euo pipefail
 
 PKGS=(
@@ -11,6 +12,7 @@ PKGS=(
   libsnappy-dev               # Snappy-compressed TensorFlow index blocks
   libgtest-dev libgmock-dev   # tests
   python3                     # local HTTP fault-injection server used by the downloader tests
+  "$@"
 )
 
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi

@@ -9,6 +9,32 @@
 
 namespace gpt2 {
 
+namespace {
+
+// Parses `text` as a JSON object; FormatError naming `source` otherwise.
+nlohmann::json parse_object(const std::string& text, const std::string& source) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(source + ": not valid JSON (" + std::string(e.what()) + ")");
+  }
+  if (!j.is_object()) throw FormatError(source + ": expected a JSON object");
+  return j;
+}
+
+// The whole of a small text file; NotFoundError if it cannot be opened.
+std::string read_text(const std::filesystem::path& file) {
+  std::ifstream f(file, std::ios::binary);
+  if (!f) throw NotFoundError("cannot open " + file.string());
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  if (f.bad()) throw IoError("cannot read " + file.string());
+  return ss.str();
+}
+
+}  // namespace
+
 int64_t HParams::num_parameters() const {
   const int64_t C = n_embd;
   const int64_t per_layer = 2 * C            /* ln_1 */
@@ -21,13 +47,7 @@ int64_t HParams::num_parameters() const {
 }
 
 HParams HParams::from_json(const std::string& text, const std::string& source) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw FormatError(source + ": not valid JSON (" + std::string(e.what()) + ")");
-  }
-  if (!j.is_object()) throw FormatError(source + ": expected a JSON object");
+  const nlohmann::json j = parse_object(text, source);
   HParams hp;
   auto field = [&](const char* name, int64_t& out) {
     auto it = j.find(name);
@@ -50,21 +70,11 @@ HParams HParams::from_json(const std::string& text, const std::string& source) {
 }
 
 HParams HParams::load(const std::filesystem::path& file) {
-  std::ifstream f(file, std::ios::binary);
-  if (!f) throw NotFoundError("cannot open " + file.string());
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return from_json(ss.str(), file.string());
+  return from_json(read_text(file), file.string());
 }
 
 HParams HParams::from_hf_config(const std::string& text, const std::string& source) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw FormatError(source + ": not valid JSON (" + std::string(e.what()) + ")");
-  }
-  if (!j.is_object()) throw FormatError(source + ": expected a JSON object");
+  const nlohmann::json j = parse_object(text, source);
   auto string_field = [&](const char* name) -> std::string {
     auto it = j.find(name);
     return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
@@ -104,11 +114,7 @@ HParams HParams::load_dir(const std::filesystem::path& model_dir) {
   if (std::filesystem::exists(hparams)) return load(hparams);
   const auto config = model_dir / "config.json";
   if (std::filesystem::exists(config)) {
-    std::ifstream f(config, std::ios::binary);
-    if (!f) throw NotFoundError("cannot open " + config.string());
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    return from_hf_config(ss.str(), config.string());
+    return from_hf_config(read_text(config), config.string());
   }
   throw NotFoundError(model_dir.string() + ": no hparams.json (or Hugging Face config.json)");
 }

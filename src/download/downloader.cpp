@@ -14,7 +14,6 @@
 #include "download/file_fetcher.hpp"
 #include "download/file_lock.hpp"
 #include "download/fs_util.hpp"
-#include "download/hf_config.hpp"
 #include "gpt2/checkpoint.hpp"
 #include "gpt2/errors.hpp"
 #include "gpt2/http.hpp"
@@ -134,7 +133,7 @@ void derive_hf_files(const fs::path& dir, DownloadProgress* progress) {
     if (target == "hparams.json") {
       HParams hp;
       try {
-        hp = download_detail::hparams_from_hf_config(download_detail::read_small_file(src, 1 << 20));
+        hp = HParams::from_hf_config(download_detail::read_small_file(src, 1 << 20), "config.json");
       } catch (const FormatError& e) {
         const fs::path moved = download_detail::move_aside(src, dir / source);
         throw FormatError(std::string(e.what()) + "; moved aside to " + moved.filename().string() +
