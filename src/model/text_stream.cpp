@@ -2,21 +2,10 @@
 
 #include <algorithm>
 
-#include "tokenizer/utf8.hpp"
-
 namespace gpt2 {
 
-namespace {
-std::string repaired(const std::string& raw) {
-  if (utf8::is_valid(raw)) return raw;
-  std::string out;
-  utf8::repair(raw, out);
-  return out;
-}
-}  // namespace
-
 TextStream::TextStream(std::shared_ptr<const Tokenizer> tok, std::vector<std::string> stop)
-    : decoder_(std::move(tok)) {
+    : decoder_(std::move(tok), StreamDecoder::Invalid::kReplace) {
   for (auto& s : stop) {
     if (s.empty()) continue;
     hold_ = std::max(hold_, s.size() - 1);
@@ -26,13 +15,13 @@ TextStream::TextStream(std::shared_ptr<const Tokenizer> tok, std::vector<std::st
 
 std::string TextStream::push(TokenId id) {
   if (stopped_) return {};
-  pending_ += repaired(decoder_.push(id));
+  pending_ += decoder_.push(id);
   return release(false);
 }
 
 std::string TextStream::finish() {
   if (stopped_) return {};
-  pending_ += repaired(decoder_.flush());
+  pending_ += decoder_.flush();
   return release(true);
 }
 

@@ -4,8 +4,18 @@
 
 namespace gpt2 {
 
-StreamDecoder::StreamDecoder(std::shared_ptr<const Tokenizer> tok) : tok_(std::move(tok)) {
+StreamDecoder::StreamDecoder(std::shared_ptr<const Tokenizer> tok, Invalid invalid)
+    : tok_(std::move(tok)), invalid_(invalid) {
   if (!tok_) throw UsageError("StreamDecoder needs a tokenizer");
+}
+
+std::string StreamDecoder::finalize(std::string bytes) const {
+  // Chunks end only before a possibly-valid incomplete tail, so repairing each
+  // chunk gives the same text as repairing the whole stream at once.
+  if (invalid_ == Invalid::kPassThrough || utf8::is_valid(bytes)) return bytes;
+  std::string out;
+  utf8::repair(bytes, out);
+  return out;
 }
 
 std::string StreamDecoder::push(TokenId id) {
@@ -15,13 +25,13 @@ std::string StreamDecoder::push(TokenId id) {
   const std::size_t hold = utf8::incomplete_suffix_length(pending_);
   std::string ready = pending_.substr(0, pending_.size() - hold);
   pending_.erase(0, pending_.size() - hold);
-  return ready;
+  return finalize(std::move(ready));
 }
 
 std::string StreamDecoder::flush() {
   std::string rest;
   rest.swap(pending_);
-  return rest;
+  return finalize(std::move(rest));
 }
 
 }  // namespace gpt2

@@ -69,6 +69,39 @@ TEST(StreamDecoder, InvalidBytesAreNotLost) {
   EXPECT_EQ(d.flush(), "");
 }
 
+TEST(StreamDecoder, ReplaceModeEmitsUfffdForInvalidBytes) {
+  const auto tok = Tokenizer::builtin();
+  StreamDecoder d(tok, StreamDecoder::Invalid::kReplace);
+  EXPECT_EQ(d.push(id_of("\x80")), "\xEF\xBF\xBD");
+  EXPECT_EQ(d.push(id_of("\xE2")), "");
+  EXPECT_EQ(d.push(id_of("a")), "\xEF\xBF\xBD" "a");
+  EXPECT_EQ(d.push(id_of("\xE2")), "");
+  EXPECT_EQ(d.push(id_of("\x82")), "");
+  EXPECT_EQ(d.push(id_of("\xAC")), "\xE2\x82\xAC");
+  EXPECT_EQ(d.push(id_of("\xF0")), "");
+  EXPECT_EQ(d.flush(), "\xEF\xBF\xBD");
+}
+
+TEST(StreamDecoder, ReplaceModeChunksEqualRepairingTheWholeStream) {
+  const auto tok = Tokenizer::builtin();
+  std::mt19937 rng(11);
+  for (int iter = 0; iter < 300; ++iter) {
+    std::vector<TokenId> ids(rng() % 30);
+    for (auto& id : ids) id = static_cast<TokenId>(rng() % 3 == 0 ? rng() % 50257 : rng() % 256);
+    StreamDecoder d(tok, StreamDecoder::Invalid::kReplace);
+    std::string out;
+    for (TokenId id : ids) {
+      const std::string chunk = d.push(id);
+      ASSERT_TRUE(gpt2::utf8::is_valid(chunk));
+      out += chunk;
+    }
+    out += d.flush();
+    std::string whole;
+    gpt2::utf8::repair(tok->decode(ids), whole);
+    ASSERT_EQ(out, whole);
+  }
+}
+
 TEST(StreamDecoder, BadIdThrowsUsageError) {
   StreamDecoder d(Tokenizer::builtin());
   EXPECT_THROW(d.push(50257), gpt2::UsageError);
