@@ -38,6 +38,10 @@ enum class Backend {
 };
 void set_backend(Backend b);
 Backend backend();
+// Whether this CPU has the kernels kAuto uses for few-row products of this weight
+// type (AVX-512 for float32/bfloat16, AVX-512 VNNI for int8); without them every
+// product runs on libtorch.
+bool cpu_kernels_available(WeightType type);
 // One line naming what kAuto uses on this CPU, e.g. "avx512 (f32, bf16, int8-vnni)".
 std::string kernel_description();
 

@@ -266,6 +266,11 @@ SerialLibtorchGuard::~SerialLibtorchGuard() {
 void set_backend(Backend b) { g_backend.store(b, std::memory_order_relaxed); }
 Backend backend() { return g_backend.load(std::memory_order_relaxed); }
 
+bool cpu_kernels_available(WeightType type) {
+  const auto& f = kernels::cpu_features();
+  return type == WeightType::kInt8 ? f.avx512 && f.avx512_vnni : f.avx512;
+}
+
 std::string kernel_description() {
   if (backend() == Backend::kReference) return "reference (libtorch)";
   const auto& f = kernels::cpu_features();
@@ -292,6 +297,15 @@ Linear::Linear(const torch::Tensor& w, const torch::Tensor& b, WeightType type) 
   }
 }
 
+namespace {
+// The CPU kernels take raw pointers: only products of at most kMaxKernelRows
+// rows whose input, output and weights all live in CPU memory may use them (a
+// CUDA build hands GPU tensors to the same code path; those go to libtorch).
+bool kernel_eligible(const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& w) {
+  return x.size(0) <= kMaxKernelRows && x.device().is_cpu() && y.device().is_cpu() && w.device().is_cpu();
+}
+}  // namespace
+
 torch::Tensor Linear::operator()(const torch::Tensor& x) const {
   check_input(x, in_, "ops::Linear");
   auto x2 = x.reshape({-1, in_}).contiguous();                                                 // [N, in]
@@ -306,7 +320,7 @@ void Linear::forward_into(const torch::Tensor& x_in, torch::Tensor& y) const {
   check_output(x, y, out_, "ops::Linear");
   const int64_t n = x.size(0);
   if (n == 0) return;
-  const bool small = n <= kMaxKernelRows;
+  const bool small = kernel_eligible(x, y, w_);  // few rows, every tensor in CPU memory
   switch (type_) {
     case WeightType::kFloat32:
       if (small && kernels_on())
@@ -370,7 +384,7 @@ void TiedOutput::forward_into(const torch::Tensor& x_in, torch::Tensor& y) const
   check_output(x, y, out_features(), "ops::TiedOutput");
   const int64_t n = x.size(0);
   if (n == 0) return;
-  const bool small = n <= kMaxKernelRows;
+  const bool small = kernel_eligible(x, y, w_);  // few rows, every tensor in CPU memory
   const bool fast = small && (type_ == WeightType::kInt8 ? vnni_on() : kernels_on());
   if (fast) {
     dot_kernel(type_, x, w_, channels_, vocab_, scales_, torch::Tensor(), y);

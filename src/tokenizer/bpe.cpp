@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <functional>
-#include <stdexcept>
+#include <string>
+
+#include "gpt2/errors.hpp"
 
 namespace gpt2::bpe {
 
@@ -35,7 +37,9 @@ void MergeTable::rehash(std::size_t capacity) {
 
 void MergeTable::insert(TokenId a, TokenId b, uint32_t rank, TokenId merged_id) {
   if (a < 0 || b < 0 || merged_id < 0 || a > kMaxId || b > kMaxId || merged_id > kMaxId || rank > kMaxRank) {
-    throw std::length_error("merge table: id or rank too large");
+    throw FormatError("vocabulary too large for the BPE merge table: merge rank " + std::to_string(rank) + " of ids " +
+                      std::to_string(a) + " + " + std::to_string(b) + " -> " + std::to_string(merged_id) +
+                      " (ids must be 0.." + std::to_string(kMaxId) + ", ranks at most " + std::to_string(kMaxRank) + ")");
   }
   if ((size_ + 1) * 5 > slots_.size() * 4) rehash(slots_.size() * 2);
   if (merged_by_rank_.size() <= rank) merged_by_rank_.resize(std::max<std::size_t>(rank + 1, merged_by_rank_.size() * 2), -1);

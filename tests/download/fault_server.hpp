@@ -41,8 +41,8 @@ class FaultServer {
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
       dup2(out[1], 1);
-      const char* argv[] = {"python3", script.c_str(), root_s.c_str(), nullptr};
-      execvp("python3", const_cast<char* const*>(argv));
+      const char* argv[] = {GPT2_PYTHON3, script.c_str(), root_s.c_str(), nullptr};
+      execv(GPT2_PYTHON3, const_cast<char* const*>(argv));
       _exit(127);
     }
     close(out[1]);
@@ -60,7 +60,7 @@ class FaultServer {
     port_ = std::atoi(line.c_str());
     if (port_ <= 0) {
       stop();
-      throw std::runtime_error("fault_server.py did not start (python3 missing?)");
+      throw std::runtime_error("fault_server.py did not start (" GPT2_PYTHON3 " failed)");
     }
   }
   ~FaultServer() { stop(); }
