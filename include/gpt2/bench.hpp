@@ -84,10 +84,6 @@ struct BenchReport {
   std::string to_json() const;  // one object
 };
 
-// Random weights of the given hparams: every matrix and bias normal(0, 0.02),
-// LayerNorm gains 1 and shifts 0 (speed does not depend on the values).
-ModelWeights random_model_weights(const HParams& hp, uint64_t seed);
-
 // Bytes of projection weights one decode step reads (every ops::Linear plus the
 // tied output projection) for a model of these hparams in this weight type.
 int64_t decode_step_weight_bytes(const HParams& hp, ops::WeightType type);

@@ -18,9 +18,6 @@
 
 namespace gpt2 {
 
-// Which checkpoint format a directory holds. Throws NotFoundError if neither.
-CheckpointFormat detect_checkpoint_format(const std::filesystem::path& model_dir);
-
 struct LoadOptions {
   // Also check every tensor's crc32c while loading (reads every byte; slow for
   // big models). Sizes, offsets and shapes are always checked.
@@ -41,6 +38,9 @@ struct VerifyProblem {
   std::string tensor;   // empty when the problem is not about one tensor
   std::string message;  // one line
 };
+
+// "file: tensor 'x': message", the one-line form every report and error uses.
+std::string to_string(const VerifyProblem& p);
 
 struct VerifyReport {
   CheckpointFormat format = CheckpointFormat::kTFBundle;
@@ -73,8 +73,5 @@ struct ModelInfo {
 // Throws NotFoundError / FormatError like loading does.
 ModelInfo inspect_model_dir(const std::filesystem::path& model_dir,
                             std::optional<CheckpointFormat> format = std::nullopt);
-
-// Parses "tf" / "tf-bundle" / "tensorflow" / "safetensors" / "st". UsageError otherwise.
-CheckpointFormat parse_checkpoint_format(const std::string& s);
 
 }  // namespace gpt2

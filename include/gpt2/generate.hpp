@@ -49,6 +49,8 @@ struct GenerateStats {
   double generated_tokens_per_s() const {
     return generate_ms > 0 ? generated_tokens * 1000.0 / generate_ms : 0;
   }
+  // "prompt 8 tokens in 20 ms (400 tokens/s); generated 100 tokens in 900 ms (111 tokens/s)"
+  std::string describe() const;
 };
 
 struct GenerateResult {

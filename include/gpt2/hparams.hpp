@@ -37,6 +37,10 @@ struct HParams {
   static HParams released(const std::string& name);
 
   std::string to_json() const;
+  // A Hugging Face GPT-2 config.json for these hparams, as
+  // GPT2LMHeadModel.save_pretrained writes it (model_type gpt2, gelu_new,
+  // layer_norm_epsilon 1e-5, tied embeddings; eot id = n_vocab - 1).
+  std::string to_hf_config() const;
   bool operator==(const HParams& o) const {
     return n_vocab == o.n_vocab && n_ctx == o.n_ctx && n_embd == o.n_embd && n_head == o.n_head &&
            n_layer == o.n_layer;

@@ -34,7 +34,6 @@ class DownloadProgress {
 std::unique_ptr<DownloadProgress> make_console_progress(std::ostream& err, bool is_tty);
 
 // Formatting helpers (exposed for the tests).
-std::string format_bytes(int64_t bytes);         // "512 B", "1.5 KiB", "474.7 MiB"
 std::string format_duration(double seconds);     // "7s", "2m05s", "1h02m"
 // One bar line (no newline): name, bar, done/total, rate, ETA. `total` -1: unknown.
 std::string render_progress_line(const std::string& file, int64_t done, int64_t total,

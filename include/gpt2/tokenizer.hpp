@@ -1,7 +1,8 @@
 // GPT-2 byte-level BPE tokenizer, identical in its ids to OpenAI's released encoder.
 //
 // encode_ordinary() treats all text as ordinary text (so "<|endoftext|>" inside
-// text becomes 5 ordinary tokens, as the released encoder does); encode() with
+// text becomes 7 ordinary tokens, 27 91 437 1659 5239 91 29, as the released
+// encoder gives); encode() with
 // allow_special maps the literal "<|endoftext|>" to its id (50256).
 // The heavy parts (re2, the merge tables) are hidden behind a pimpl.
 #pragma once
@@ -44,6 +45,11 @@ class Tokenizer {
   std::string decode(const std::vector<TokenId>& ids) const;
   // The raw bytes of one token (may be an incomplete UTF-8 sequence).
   const std::string& token_bytes(TokenId id) const;
+
+  // The vocabulary files this tokenizer was built from, byte for byte
+  // (encoder.json / vocab.json, vocab.bpe / merges.txt), for writing a model directory.
+  const std::string& encoder_json_text() const;
+  const std::string& vocab_bpe_text() const;
 
   TokenId eot_id() const;      // <|endoftext|>, 50256 for GPT-2
   int64_t vocab_size() const;  // 50257 for GPT-2

@@ -14,12 +14,11 @@
 #include <string>
 #include <vector>
 
+#include "gpt2/checkpoint_format.hpp"
 #include "gpt2/hparams.hpp"
+#include "gpt2/weight_registry.hpp"
 
 namespace gpt2 {
-
-enum class CheckpointFormat { kTFBundle, kSafetensors };
-std::string to_string(CheckpointFormat f);
 
 struct BlockWeights {
   torch::Tensor ln_1_g, ln_1_b;          // [C], [C]
@@ -38,6 +37,22 @@ struct ModelWeights {
   std::vector<BlockWeights> blocks;   // n_layer
   torch::Tensor ln_f_g, ln_f_b;       // [C], [C]
   std::vector<std::shared_ptr<const void>> storage;  // keeps memory mappings alive
+
+  // The tensor of a registry weight (gpt2/weight_registry.hpp). `blocks` must
+  // already hold hp.n_layer entries for per-block weights.
+  torch::Tensor& at(const WeightId& id);
+  const torch::Tensor& at(const WeightId& id) const;
 };
+
+// Checks every weight against hp through the registry: n_layer blocks, each
+// tensor present, float32, of its canonical shape. Throws FormatError naming the
+// tensor by its released name (e.g. "model weight model/h0/attn/c_attn/w has
+// shape [4, 4], expected [64, 192]").
+void check_model_weights(const ModelWeights& w);
+
+// Random weights of the given hparams, walking the registry: LayerNorm gains 1
+// and shifts 0, every other tensor normal(0, stddev) (GPT-2's initialisation
+// scale; speed does not depend on the values). Deterministic in `seed`.
+ModelWeights random_model_weights(const HParams& hp, uint64_t seed, double stddev = 0.02);
 
 }  // namespace gpt2

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "gpt2/errors.hpp"
+#include "gpt2/file_io.hpp"
 #include "gpt2/model_names.hpp"
 
 namespace gpt2 {
@@ -21,16 +22,6 @@ nlohmann::json parse_object(const std::string& text, const std::string& source) 
   }
   if (!j.is_object()) throw FormatError(source + ": expected a JSON object");
   return j;
-}
-
-// The whole of a small text file; NotFoundError if it cannot be opened.
-std::string read_text(const std::filesystem::path& file) {
-  std::ifstream f(file, std::ios::binary);
-  if (!f) throw NotFoundError("cannot open " + file.string());
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  if (f.bad()) throw IoError("cannot read " + file.string());
-  return ss.str();
 }
 
 }  // namespace
@@ -70,7 +61,7 @@ HParams HParams::from_json(const std::string& text, const std::string& source) {
 }
 
 HParams HParams::load(const std::filesystem::path& file) {
-  return from_json(read_text(file), file.string());
+  return from_json(read_file(file, "hparams file"), file.string());
 }
 
 HParams HParams::from_hf_config(const std::string& text, const std::string& source) {
@@ -114,7 +105,7 @@ HParams HParams::load_dir(const std::filesystem::path& model_dir) {
   if (std::filesystem::exists(hparams)) return load(hparams);
   const auto config = model_dir / "config.json";
   if (std::filesystem::exists(config)) {
-    return from_hf_config(read_text(config), config.string());
+    return from_hf_config(read_file(config, "config file"), config.string());
   }
   throw NotFoundError(model_dir.string() + ": no hparams.json (or Hugging Face config.json)");
 }
@@ -133,6 +124,33 @@ std::string HParams::to_json() const {
   nlohmann::json j = {{"n_vocab", n_vocab}, {"n_ctx", n_ctx}, {"n_embd", n_embd}, {"n_head", n_head},
                       {"n_layer", n_layer}};
   return j.dump();
+}
+
+std::string HParams::to_hf_config() const {
+  nlohmann::ordered_json j = {
+      {"architectures", {"GPT2LMHeadModel"}},
+      {"model_type", "gpt2"},
+      {"vocab_size", n_vocab},
+      {"n_positions", n_ctx},
+      {"n_ctx", n_ctx},
+      {"n_embd", n_embd},
+      {"n_head", n_head},
+      {"n_layer", n_layer},
+      {"n_inner", nullptr},
+      {"activation_function", "gelu_new"},
+      {"layer_norm_epsilon", 1e-5},
+      {"initializer_range", 0.02},
+      {"resid_pdrop", 0.1},
+      {"embd_pdrop", 0.1},
+      {"attn_pdrop", 0.1},
+      {"scale_attn_weights", true},
+      {"use_cache", true},
+      {"tie_word_embeddings", true},
+      {"bos_token_id", n_vocab - 1},
+      {"eos_token_id", n_vocab - 1},
+      {"torch_dtype", "float32"},
+  };
+  return j.dump(2) + "\n";
 }
 
 }  // namespace gpt2

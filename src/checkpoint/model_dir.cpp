@@ -12,6 +12,10 @@ namespace gpt2 {
 
 namespace fs = std::filesystem;
 
+std::string to_string(const VerifyProblem& p) {
+  return p.file.string() + ": " + (p.tensor.empty() ? "" : "tensor '" + p.tensor + "': ") + p.message;
+}
+
 std::string to_string(CheckpointFormat f) {
   return f == CheckpointFormat::kTFBundle ? "tf-bundle" : "safetensors";
 }
@@ -51,33 +55,6 @@ torch::Tensor make_tensor(const detail::TensorRef& t, const std::vector<int64_t>
   return raw.to(torch::kFloat32);
 }
 
-torch::Tensor& slot_tensor(ModelWeights& w, const detail::Slot& s) {
-  using detail::Field;
-  if (s.layer < 0) {
-    switch (s.field) {
-      case Field::kWte: return w.wte;
-      case Field::kWpe: return w.wpe;
-      case Field::kLnFG: return w.ln_f_g;
-      default: return w.ln_f_b;
-    }
-  }
-  BlockWeights& b = w.blocks[static_cast<size_t>(s.layer)];
-  switch (s.field) {
-    case Field::kLn1G: return b.ln_1_g;
-    case Field::kLn1B: return b.ln_1_b;
-    case Field::kAttnW: return b.attn_w;
-    case Field::kAttnB: return b.attn_b;
-    case Field::kAttnProjW: return b.attn_proj_w;
-    case Field::kAttnProjB: return b.attn_proj_b;
-    case Field::kLn2G: return b.ln_2_g;
-    case Field::kLn2B: return b.ln_2_b;
-    case Field::kFcW: return b.fc_w;
-    case Field::kFcB: return b.fc_b;
-    case Field::kMlpProjW: return b.mlp_proj_w;
-    default: return b.mlp_proj_b;
-  }
-}
-
 }  // namespace
 
 ModelWeights load_model_weights(const fs::path& model_dir, const LoadOptions& opt) {
@@ -88,7 +65,7 @@ ModelWeights load_model_weights(const fs::path& model_dir, const LoadOptions& op
   const detail::CheckpointFiles ck = detail::open_checkpoint(model_dir, w.format, /*strict=*/true);
   const detail::Assignment a = detail::assign_tensors(ck, w.hp);
   if (!a.problems.empty()) {
-    std::string msg = detail::format_problem(a.problems.front());
+    std::string msg = to_string(a.problems.front());
     if (a.problems.size() > 1)
       msg += " (and " + std::to_string(a.problems.size() - 1) + " more problems; run gpt2 verify to list them)";
     throw FormatError(msg);
@@ -99,9 +76,9 @@ ModelWeights load_model_weights(const fs::path& model_dir, const LoadOptions& op
     const detail::TensorRef& t = *a.slots[i];
     if (opt.verify_checksums && t.has_crc && crc32c::value(t.bytes(), t.nbytes) != t.crc)
       throw FormatError(t.file_path.string() + ": tensor '" + t.name + "': crc32c mismatch (corrupt data)");
-    const detail::Slot s = detail::slot_at(static_cast<int64_t>(i));
+    const WeightId id = weight_at(static_cast<int64_t>(i));
     // Canonical layout: TF's [1, in, out] projections drop the leading 1.
-    slot_tensor(w, s) = make_tensor(t, detail::expected_shape(s, w.hp, CheckpointFormat::kSafetensors));
+    w.at(id) = make_tensor(t, weight_shape(id, w.hp));
     if (kept.insert(t.file.get()).second) w.storage.push_back(t.file);
   }
   return w;

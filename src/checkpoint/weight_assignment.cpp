@@ -2,13 +2,9 @@
 
 namespace gpt2::detail {
 
-std::string format_problem(const VerifyProblem& p) {
-  return p.file.string() + ": " + (p.tensor.empty() ? "" : "tensor '" + p.tensor + "': ") + p.message;
-}
-
 Assignment assign_tensors(const CheckpointFiles& ck, const HParams& hp) {
   Assignment a;
-  a.slots.assign(static_cast<size_t>(num_slots(hp)), nullptr);
+  a.slots.assign(static_cast<size_t>(weight_count(hp)), nullptr);
   const auto& file = ck.index_file;
   auto problem = [&](const std::string& tensor, const std::string& msg) { a.problems.push_back({file, tensor, msg}); };
   const std::string hp_text = "hparams (n_vocab " + std::to_string(hp.n_vocab) + ", n_ctx " + std::to_string(hp.n_ctx) +
@@ -21,8 +17,8 @@ Assignment assign_tensors(const CheckpointFiles& ck, const HParams& hp) {
       problem(t.name, "unexpected tensor (not a GPT-2 weight)");
       continue;
     }
-    if (m.slot.layer >= hp.n_layer) {
-      problem(t.name, "unexpected tensor: block " + std::to_string(m.slot.layer) + " but " + hp_text + " has " +
+    if (m.id.layer >= hp.n_layer) {
+      problem(t.name, "unexpected tensor: block " + std::to_string(m.id.layer) + " but " + hp_text + " has " +
                           std::to_string(hp.n_layer) + " blocks");
       continue;
     }
@@ -31,7 +27,7 @@ Assignment assign_tensors(const CheckpointFiles& ck, const HParams& hp) {
       continue;
     }
     if (m.kind == NameKind::kLmHead) {
-      const auto want = expected_shape({-1, Field::kWte}, hp, ck.format);
+      const auto want = expected_shape({-1, WeightField::kWte}, hp, ck.format);
       if (t.shape != want)
         problem(t.name, "shape " + shape_string(t.shape) + ": only an output head tied to wte " +
                             shape_string(want) + " is supported");
@@ -39,12 +35,12 @@ Assignment assign_tensors(const CheckpointFiles& ck, const HParams& hp) {
         a.lm_head = &t;
       continue;
     }
-    const auto want = expected_shape(m.slot, hp, ck.format);
+    const auto want = expected_shape(m.id, hp, ck.format);
     if (t.shape != want) {
       problem(t.name, "shape " + shape_string(t.shape) + ", expected " + shape_string(want) + " from " + hp_text);
       continue;
     }
-    const TensorRef*& slot = a.slots[static_cast<size_t>(slot_index(m.slot))];
+    const TensorRef*& slot = a.slots[static_cast<size_t>(weight_index(m.id))];
     if (slot != nullptr) {
       problem(t.name, "duplicate of tensor '" + slot->name + "'");
       continue;
@@ -55,10 +51,12 @@ Assignment assign_tensors(const CheckpointFiles& ck, const HParams& hp) {
   for (size_t i = 0; i < a.slots.size(); ++i)
     if (a.slots[i] == nullptr) {
       // Only report names whose tensor was not reported for something else already.
-      const std::string name = slot_name(slot_at(static_cast<int64_t>(i)), ck.format);
+      const std::string name = weight_name(weight_at(static_cast<int64_t>(i)), ck.format);
       bool mentioned = false;
-      for (const auto& p : a.problems) mentioned |= match_name(p.tensor, ck.format).kind == NameKind::kWeight &&
-                                                    slot_index(match_name(p.tensor, ck.format).slot) == static_cast<int64_t>(i);
+      for (const auto& p : a.problems) {
+        const NameMatch pm = match_name(p.tensor, ck.format);
+        mentioned |= pm.kind == NameKind::kWeight && weight_index(pm.id) == static_cast<int64_t>(i);
+      }
       if (!mentioned) problem(name, "missing");
     }
   return a;

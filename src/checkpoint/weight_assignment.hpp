@@ -12,15 +12,12 @@
 namespace gpt2::detail {
 
 struct Assignment {
-  std::vector<const TensorRef*> slots;  // num_slots(hp) entries, null when missing
+  std::vector<const TensorRef*> slots;  // weight_count(hp) entries in registry order, null when missing
   const TensorRef* lm_head = nullptr;   // HF lm_head.weight, if present and tied-shaped
   std::vector<VerifyProblem> problems;
   int64_t parameter_count = 0;          // elements of the tensors that fill slots
 };
 
 Assignment assign_tensors(const CheckpointFiles& ck, const HParams& hp);
-
-// "file: tensor 'x': message" (the one-line form used in errors and by the CLI).
-std::string format_problem(const VerifyProblem& p);
 
 }  // namespace gpt2::detail

@@ -10,8 +10,10 @@
 #include <string>
 
 #include "cli/commands.hpp"
+#include "gpt2/file_io.hpp"
 #include "gpt2/checkpoint.hpp"
 #include "gpt2/errors.hpp"
+#include "gpt2/model_loader.hpp"
 #include "gpt2/model_names.hpp"
 
 namespace gpt2::cli {
@@ -24,7 +26,10 @@ struct ModelArg {
   std::string format;      // empty: auto-detect
 
   std::filesystem::path dir() const {
-    return resolve_model_dir(model, models_dir_or_default(models_dir));
+    ModelSpec spec;
+    spec.model = model;
+    spec.models_dir = models_dir;
+    return resolve_model_spec_dir(spec);
   }
   std::optional<CheckpointFormat> checkpoint_format() const {
     if (format.empty()) return std::nullopt;
@@ -48,33 +53,13 @@ void add_model_arg(CLI::App* sub, ModelArg& a) {
                   "Checkpoint to use when a directory holds both: tf-bundle or safetensors (default: auto)");
 }
 
-// 1234567 -> "1,234,567"
-std::string grouped(int64_t v) {
-  std::string s = std::to_string(v);
-  for (int i = static_cast<int>(s.size()) - 3; i > (s[0] == '-' ? 1 : 0); i -= 3) s.insert(static_cast<size_t>(i), ",");
-  return s;
-}
-
-std::string human_bytes(int64_t b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(b);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-  return buf;
-}
-
 void run_verify(const VerifyCliOptions& o, CliIO& io) {
   const auto dir = o.arg.dir();
   const auto t0 = std::chrono::steady_clock::now();
   const VerifyReport r = verify_model_dir(dir, o.arg.checkpoint_format());
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (const auto& p : r.problems)
-    io.err << p.file.string() << ": " << (p.tensor.empty() ? "" : "tensor '" + p.tensor + "': ") << p.message << "\n";
+    io.err << to_string(p) << "\n";
   if (!r.ok())
     throw FormatError(dir.string() + ": " + std::to_string(r.problems.size()) + " problem" +
                       (r.problems.size() == 1 ? "" : "s") + " found");
@@ -82,7 +67,7 @@ void run_verify(const VerifyCliOptions& o, CliIO& io) {
   std::snprintf(timing, sizeof timing, "%.2f s", secs);
   io.out << "OK " << dir.string() << ": " << to_string(r.format) << ", " << r.tensors_checked << " tensors";
   if (r.format == CheckpointFormat::kTFBundle)
-    io.out << ", " << grouped(r.bytes_checked) << " bytes crc32c-verified";
+    io.out << ", " << format_grouped(r.bytes_checked) << " bytes crc32c-verified";
   else
     io.out << " within bounds (safetensors files carry no checksums)";
   io.out << " (" << timing << ")\n";
@@ -101,6 +86,7 @@ void run_info(const InfoCliOptions& o, CliIO& io) {
         {"tensor_count", m.tensor_count},
         {"parameter_count", m.parameter_count},
         {"bytes_on_disk", m.bytes_on_disk},
+        {"vocabulary", has_own_vocabulary(dir) ? "directory" : "built-in"},
     };
     io.out << j.dump(2) << "\n";
     return;
@@ -110,8 +96,10 @@ void run_info(const InfoCliOptions& o, CliIO& io) {
          << "hparams:     n_vocab " << m.hp.n_vocab << ", n_ctx " << m.hp.n_ctx << ", n_embd " << m.hp.n_embd
          << ", n_head " << m.hp.n_head << ", n_layer " << m.hp.n_layer << "\n"
          << "tensors:     " << m.tensor_count << " (" << m.dtype << ")\n"
-         << "parameters:  " << grouped(m.parameter_count) << "\n"
-         << "on disk:     " << human_bytes(m.bytes_on_disk) << " (" << grouped(m.bytes_on_disk) << " bytes)\n";
+         << "parameters:  " << format_grouped(m.parameter_count) << "\n"
+         << "on disk:     " << format_bytes(m.bytes_on_disk) << " (" << format_grouped(m.bytes_on_disk) << " bytes)\n"
+         << "vocabulary:  " << (has_own_vocabulary(dir) ? "the directory's own files" : "built-in (the released GPT-2 vocabulary)")
+         << "\n";
 }
 
 }  // namespace

@@ -2,30 +2,24 @@
 // unconditional samples, with the released scripts' options, output format
 // and sampling semantics (openai/gpt-2 src/interactive_conditional_samples.py
 // and src/generate_unconditional_samples.py).
-#include <ATen/Parallel.h>
-
-#include <chrono>
 #include <cstdint>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "cli/commands.hpp"
-#include "gpt2/checkpoint.hpp"
+#include "cli/model_options.hpp"
+#include "cli/sample_writer.hpp"
+#include "gpt2/context.hpp"
 #include "gpt2/errors.hpp"
+#include "gpt2/file_io.hpp"
 #include "gpt2/generate.hpp"
 #include "gpt2/interrupt.hpp"
-#include "gpt2/model.hpp"
-#include "gpt2/model_names.hpp"
+#include "gpt2/model_loader.hpp"
 #include "gpt2/tokenizer.hpp"
-
-namespace fs = std::filesystem;
 
 namespace gpt2::cli {
 
@@ -39,8 +33,7 @@ enum class Mode { kConditional, kUnconditional };
 
 struct SampleOptions {
   Mode mode = Mode::kConditional;
-  std::string model = "124M";
-  std::string models_dir;  // empty: default_models_dir()
+  ModelCliOptions model;
   int64_t length = 0;      // 0 with length_opt unset: the default (n_ctx/2 or n_ctx)
   int64_t nsamples = 1;
   int64_t batch_size = 1;
@@ -52,9 +45,6 @@ struct SampleOptions {
   bool ignore_eot = false;
   std::string format = "text";
   bool raw = false;
-  std::string dtype = "float32";
-  std::string device = "auto";
-  int threads = 0;
   bool verbose = false;
   // generate only
   std::string prompt;
@@ -67,46 +57,10 @@ struct SampleOptions {
   CLI::Option* prompt_opt = nullptr;
 };
 
-enum class Format { kReleased, kJsonl, kRaw };
-
-// ---------------------------------------------------------------------------
-// Loading
-// ---------------------------------------------------------------------------
-
-struct Loaded {
-  GPT2 model{nullptr};
-  std::shared_ptr<const Tokenizer> tokenizer;
-  fs::path dir;
-  CheckpointFormat format = CheckpointFormat::kTFBundle;
-  double load_ms = 0;
-};
-
-std::shared_ptr<const Tokenizer> tokenizer_for(const fs::path& dir) {
-  std::error_code ec;
-  if (fs::exists(dir / "encoder.json", ec) || fs::exists(dir / "vocab.json", ec))
-    return Tokenizer::from_model_dir(dir);
-  return Tokenizer::builtin();  // the released vocabulary, as every GPT-2 size uses
-}
-
-Loaded load(const SampleOptions& o, std::ostream& err) {
-  const auto t0 = std::chrono::steady_clock::now();
-  const fs::path models_dir = models_dir_or_default(o.models_dir);
-  Loaded l;
-  l.dir = resolve_model_dir(o.model, models_dir);
-  ModelOptions mo;
-  mo.weight_type = ops::parse_weight_type(o.dtype);
-  mo.device = resolve_device(o.device);
-  l.tokenizer = tokenizer_for(l.dir);
-  ModelWeights w = load_model_weights(l.dir);
-  l.format = w.format;
-  l.model = GPT2(std::move(w), mo);
-  l.load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  if (o.verbose) {
-    const HParams& hp = l.model->hparams();
-    err << "gpt2: loaded " << l.dir.string() << " (" << to_string(l.format) << ", " << hp.n_layer
-        << " layers, n_embd " << hp.n_embd << ", n_ctx " << hp.n_ctx << ") as " << o.dtype << " on "
-        << mo.device.str() << " in " << static_cast<int64_t>(l.load_ms) << " ms\n";
-  }
+// Opens the model through the library's one loader.
+LoadedModel load(const SampleOptions& o, std::ostream& err) {
+  LoadedModel l = load_model(o.model.spec());
+  if (o.verbose) err << "gpt2: " << l.describe() << "\n";
   return l;
 }
 
@@ -128,40 +82,33 @@ Format validate(const SampleOptions& o) {
                      std::to_string(o.nsamples));
   if (o.length_opt->count() > 0 && o.length < 1)
     throw UsageError("--length must be at least 1, got " + std::to_string(o.length));
-  if (o.threads < 0) throw UsageError("--threads must be >= 0 (0 = libtorch's default)");
   for (const auto& s : o.stop)
     if (s.empty()) throw UsageError("--stop must not be empty");
   SamplingOptions so{o.temperature, o.top_k, o.top_p};
   validate_sampling(so);
-  ops::parse_weight_type(o.dtype);
+  o.model.spec();  // --dtype, --threads
   if (o.format == "jsonl") return Format::kJsonl;
   return o.raw ? Format::kRaw : Format::kReleased;
 }
 
+// --length or its default; checked against the context with a 1-token prompt
+// (the prompt, once known, is checked by fit_prompt).
 int64_t resolve_length(const SampleOptions& o, const HParams& hp) {
-  if (o.length_opt->count() == 0) return o.mode == Mode::kConditional ? hp.n_ctx / 2 : hp.n_ctx;
-  if (o.length > hp.n_ctx)
-    throw UsageError("--length " + std::to_string(o.length) + " is larger than the model's context of " +
-                     std::to_string(hp.n_ctx) + " tokens");
-  return o.length;
+  const int64_t length = o.length_opt->count() > 0 ? o.length
+                         : o.mode == Mode::kConditional ? hp.n_ctx / 2 : hp.n_ctx;
+  check_context(1, length, hp.n_ctx);
+  return length;
 }
 
-// The prompt tokens, made to fit: prompt + length must fit in n_ctx.
+// The prompt tokens, made to fit the context rule (gpt2/context.hpp): with
+// --truncate-prompt its last tokens are kept, else an error says what fits.
 std::vector<TokenId> fit_prompt(std::vector<TokenId> ids, int64_t length, const SampleOptions& o,
                                 const HParams& hp, std::ostream& err) {
   if (ids.empty()) throw UsageError("the prompt is empty (use `gpt2 sample-unconditional` for no prompt)");
   const int64_t n = static_cast<int64_t>(ids.size());
-  if (n + length <= hp.n_ctx) return ids;
-  const int64_t room = hp.n_ctx - length;  // prompt tokens that fit with this length
-  if (!o.truncate_prompt || room < 1) {
-    std::string msg = "the prompt is " + std::to_string(n) + " tokens and --length is " + std::to_string(length) +
-                      ", more than the model's context of " + std::to_string(hp.n_ctx) + " tokens; ";
-    msg += n < hp.n_ctx ? "use --length " + std::to_string(hp.n_ctx - n) + " or less, or "
-                        : "use a shorter prompt, or ";
-    msg += room >= 1 ? "--truncate-prompt to keep the last " + std::to_string(room) + " prompt tokens"
-                     : "a shorter --length with --truncate-prompt";
-    throw UsageError(msg);
-  }
+  if (fits_context(n, length, hp.n_ctx)) return ids;
+  const int64_t room = max_prompt_for(length, hp.n_ctx);
+  if (!o.truncate_prompt || room < 1) check_context(n, length, hp.n_ctx, /*can_truncate=*/true);  // throws
   err << "gpt2: prompt truncated from " << n << " to its last " << room << " tokens\n";
   return std::vector<TokenId>(ids.end() - room, ids.end());
 }
@@ -170,12 +117,8 @@ std::vector<TokenId> fit_prompt(std::vector<TokenId> ids, int64_t length, const 
 // Output
 // ---------------------------------------------------------------------------
 
-std::string sample_header(int64_t n) {
-  return std::string(40, '=') + " SAMPLE " + std::to_string(n) + " " + std::string(40, '=');
-}
-
-nlohmann::json settings_json(const SampleOptions& o, int64_t length, const Loaded& l) {
-  return {{"model", o.model},
+nlohmann::json settings_json(const SampleOptions& o, int64_t length, const LoadedModel& l) {
+  return {{"model", o.model.model},
           {"model_dir", l.dir.string()},
           {"length", length},
           {"batch_size", o.batch_size},
@@ -184,60 +127,9 @@ nlohmann::json settings_json(const SampleOptions& o, int64_t length, const Loade
           {"top_p", o.top_p},
           {"ignore_eot", o.ignore_eot},
           {"stop", o.stop},
-          {"dtype", o.dtype},
+          {"dtype", o.model.dtype},
           {"device", l.model->device().str()}};
 }
-
-// Writes the samples of one prompt (or the unconditional stream).
-class SampleWriter {
- public:
-  SampleWriter(std::ostream& out, Format format, bool echo) : out_(out), format_(format), echo_(echo) {}
-
-  bool streams(int64_t batch) const { return batch == 1 && format_ != Format::kJsonl; }
-
-  // Before sample `n` starts (streaming) or is printed.
-  void begin(int64_t n, const std::string& prompt) {
-    if (format_ == Format::kReleased) out_ << sample_header(n) << '\n';
-    if (echo_) out_ << prompt;
-    out_.flush();
-  }
-  void text(const std::string& s) {
-    out_ << s;
-    out_.flush();
-  }
-  void end() {
-    out_ << '\n';
-    out_.flush();
-  }
-
-  // A whole sample: released/raw, or one jsonl object.
-  void whole(int64_t n, const std::string& prompt, const GeneratedRow& row, const nlohmann::json& extra) {
-    if (format_ != Format::kJsonl) {
-      begin(n, prompt);
-      text(row.text);
-      end();
-      return;
-    }
-    nlohmann::json j = extra;
-    j["sample"] = n;
-    j["text"] = echo_ ? prompt + row.text : row.text;
-    j["tokens"] = row.tokens;
-    j["finish_reason"] = to_string(row.finish);
-    // one complete line per write: nothing half-written if interrupted
-    out_ << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-    out_.flush();
-  }
-
-  void end_of_prompt() {
-    if (format_ == Format::kReleased) out_ << std::string(80, '=') << '\n';
-    out_.flush();
-  }
-
- private:
-  std::ostream& out_;
-  Format format_;
-  bool echo_;
-};
 
 // ---------------------------------------------------------------------------
 // Running
@@ -247,7 +139,7 @@ struct Session {
   const SampleOptions& opt;
   CliIO& io;
   Format format;
-  Loaded& loaded;
+  LoadedModel& loaded;
   uint64_t seed = 0;
   int64_t length = 0;
 };
@@ -284,11 +176,7 @@ bool run_samples(Session& s, const std::vector<TokenId>& prompt_ids, const std::
       cb.on_text = [&writer](int64_t, const std::string& t) { writer.text(t); };
     }
     GenerateResult r = generate(*s.loaded.model, s.loaded.tokenizer, prompt_ids, o.batch_size, g, cb);
-    if (o.verbose)
-      s.io.err << "gpt2: prompt " << r.stats.prompt_tokens << " tokens in " << static_cast<int64_t>(r.stats.prompt_ms)
-               << " ms (" << static_cast<int64_t>(r.stats.prompt_tokens_per_s()) << " tokens/s); generated "
-               << r.stats.generated_tokens << " tokens in " << static_cast<int64_t>(r.stats.generate_ms) << " ms ("
-               << static_cast<int64_t>(r.stats.generated_tokens_per_s()) << " tokens/s)\n";
+    if (o.verbose) s.io.err << "gpt2: " << r.stats.describe() << "\n";
     nlohmann::json extra = base;
     if (s.format == Format::kJsonl)
       extra["timings"] = {{"load_ms", s.loaded.load_ms},
@@ -311,26 +199,10 @@ bool run_samples(Session& s, const std::vector<TokenId>& prompt_ids, const std::
   return true;
 }
 
-std::string read_all(std::istream& in, const std::string& what) {
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw IoError("cannot read " + what);
-  return ss.str();
-}
-
 std::string strip_one_newline(std::string s) {
   if (!s.empty() && s.back() == '\n') s.pop_back();
   if (!s.empty() && s.back() == '\r') s.pop_back();
   return s;
-}
-
-std::string read_prompt_file(const std::string& path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) throw NotFoundError("--prompt-file " + path + " does not exist");
-  if (fs::is_directory(path, ec)) throw UsageError("--prompt-file " + path + " is a directory");
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw IoError("cannot open --prompt-file " + path);
-  return strip_one_newline(read_all(f, "--prompt-file " + path));
 }
 
 uint64_t choose_seed(const SampleOptions& o, std::ostream& err) {
@@ -354,26 +226,21 @@ void run_generate(const SampleOptions& o, CliIO& io) {
   const Format format = validate(o);
   if (!o.prompt_file.empty() && o.prompt_opt->count() > 0)
     throw UsageError("give the prompt with --prompt or --prompt-file, not both");
-  if (o.threads > 0) at::set_num_threads(o.threads);
   install_interrupt_handler();
 
   // Where the prompt comes from (read stdin before the slow model load).
   std::string prompt;
   bool interactive = false;
   if (o.prompt_opt->count() > 0) prompt = o.prompt;
-  else if (!o.prompt_file.empty()) prompt = read_prompt_file(o.prompt_file);
+  else if (!o.prompt_file.empty()) prompt = strip_one_newline(read_file(o.prompt_file, "--prompt-file"));
   else if (io.stdin_is_tty) interactive = true;
-  else prompt = strip_one_newline(read_all(io.in, "the prompt from stdin"));
+  else prompt = strip_one_newline(read_stream(io.in, "the prompt from stdin"));
   if (!interactive && prompt.empty())
     throw UsageError("the prompt is empty (use `gpt2 sample-unconditional` for no prompt)");
 
-  Loaded loaded = load(o, io.err);
-  const HParams& hp = loaded.model->hparams();
-  const int64_t length = resolve_length(o, hp);
-  Session s{o, io, format, loaded, 0, length};
-  if (s.length >= hp.n_ctx)
-    throw UsageError("--length " + std::to_string(s.length) + " leaves no room for a prompt in the model's context of " +
-                     std::to_string(hp.n_ctx) + " tokens");
+  LoadedModel loaded = load(o, io.err);
+  const HParams& hp = loaded.hp;
+  Session s{o, io, format, loaded, 0, resolve_length(o, hp)};
   std::vector<TokenId> ids;
   if (!interactive) ids = fit_prompt(loaded.tokenizer->encode_ordinary(prompt), s.length, o, hp, io.err);
   s.seed = choose_seed(o, io.err);
@@ -412,12 +279,9 @@ void run_generate(const SampleOptions& o, CliIO& io) {
 
 void run_unconditional(const SampleOptions& o, CliIO& io) {
   const Format format = validate(o);
-  if (o.threads > 0) at::set_num_threads(o.threads);
   install_interrupt_handler();
-  Loaded loaded = load(o, io.err);
-  const HParams& hp = loaded.model->hparams();
-  const int64_t length = resolve_length(o, hp);
-  Session s{o, io, format, loaded, choose_seed(o, io.err), length};
+  LoadedModel loaded = load(o, io.err);
+  Session s{o, io, format, loaded, choose_seed(o, io.err), resolve_length(o, loaded.hp)};
   const std::vector<TokenId> start = {loaded.tokenizer->eot_id()};  // as released: <|endoftext|>
   if (!run_samples(s, start, std::string(), false)) finish_interrupted(o, io);
 }
@@ -427,9 +291,7 @@ void run_unconditional(const SampleOptions& o, CliIO& io) {
 // ---------------------------------------------------------------------------
 
 void add_common_options(CLI::App* sub, SampleOptions& o) {
-  sub->add_option("--model", o.model, "Released model (124M, 355M, 774M, 1558M; 117M/345M aliases) or a model directory")
-      ->capture_default_str();
-  sub->add_option("--models-dir", o.models_dir, "Directory holding the models (default: $GPT2_MODELS_DIR or ./models)");
+  o.model.add_to(sub);
   o.length_opt = sub->add_option(
       "--length", o.length,
       o.mode == Mode::kConditional ? "Tokens to generate per sample (default: n_ctx/2, as released)"
@@ -449,9 +311,6 @@ void add_common_options(CLI::App* sub, SampleOptions& o) {
   sub->add_flag("--ignore-eot", o.ignore_eot, "Keep going past <|endoftext|> (the released scripts did)");
   sub->add_option("--format", o.format, "Output format: text (the released one) or jsonl")->capture_default_str();
   sub->add_flag("--raw", o.raw, "Print only the text of each sample, no SAMPLE headers");
-  sub->add_option("--dtype", o.dtype, "Projection weights as float32, bfloat16 or int8")->capture_default_str();
-  sub->add_option("--device", o.device, "auto, cpu or cuda")->capture_default_str();
-  sub->add_option("--threads", o.threads, "CPU threads for libtorch (0: its default)");
   sub->add_flag("-v,--verbose", o.verbose, "Print load time and prompt/generation speed to stderr");
 }
 

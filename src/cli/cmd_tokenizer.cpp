@@ -17,6 +17,8 @@
 
 #include "cli/commands.hpp"
 #include "gpt2/errors.hpp"
+#include "gpt2/file_io.hpp"
+#include "gpt2/model_loader.hpp"
 #include "gpt2/model_names.hpp"
 #include "gpt2/tokenizer.hpp"
 
@@ -54,8 +56,10 @@ double thread_cpu_seconds() {
 
 std::shared_ptr<const Tokenizer> load_tokenizer(const TokenizerSource& s) {
   if (s.model.empty()) return Tokenizer::builtin();
-  const std::filesystem::path dir = models_dir_or_default(s.models_dir);
-  return Tokenizer::from_model_dir(resolve_model_dir(s.model, dir));
+  ModelSpec spec;
+  spec.model = s.model;
+  spec.models_dir = s.models_dir;
+  return tokenizer_for_model_dir(resolve_model_spec_dir(spec));  // the loader's one vocabulary policy
 }
 
 void add_source_options(CLI::App* sub, TokenizerSource& s) {
@@ -64,23 +68,6 @@ void add_source_options(CLI::App* sub, TokenizerSource& s) {
                   "124M, or a path); default: the built-in GPT-2 vocabulary");
   sub->add_option("--models-dir", s.models_dir,
                   "Directory holding the models (default: $GPT2_MODELS_DIR or ./models)");
-}
-
-std::string read_stream(std::istream& in, const std::string& what) {
-  std::string data;
-  char buf[1 << 16];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) data.append(buf, static_cast<std::size_t>(in.gcount()));
-  if (in.bad()) throw IoError("cannot read " + what);
-  return data;
-}
-
-std::string read_input_file(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) throw NotFoundError("input file not found: " + path);
-  if (std::filesystem::is_directory(path, ec)) throw UsageError("--file " + path + " is a directory");
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw IoError("cannot open input file " + path);
-  return read_stream(f, "input file " + path);
 }
 
 void append_id(std::string& out, TokenId id) {
@@ -97,7 +84,7 @@ void run_encode(const EncodeOptions& o, CliIO& io) {
   if (o.text_given) {
     text = o.text;
   } else if (!o.file.empty() && o.file != "-") {
-    text = read_input_file(o.file);
+    text = read_file(o.file, "input file");
   } else {
     if (io.stdin_is_tty) io.err << "gpt2 encode: reading text from stdin (end with Ctrl-D)" << std::endl;
     text = read_stream(io.in, "standard input");

@@ -16,6 +16,7 @@
 #include "download/fs_util.hpp"
 #include "gpt2/checkpoint.hpp"
 #include "gpt2/errors.hpp"
+#include "gpt2/file_io.hpp"
 #include "gpt2/http.hpp"
 #include "gpt2/interrupt.hpp"
 #include "gpt2/model_names.hpp"
@@ -147,12 +148,6 @@ void derive_hf_files(const fs::path& dir, DownloadProgress* progress) {
   }
 }
 
-std::string describe(const VerifyProblem& p) {
-  std::string s = p.file.filename().string();
-  if (!p.tensor.empty()) s += (s.empty() ? "" : ": ") + std::string("tensor ") + p.tensor;
-  return s + (s.empty() ? "" : ": ") + p.message;
-}
-
 }  // namespace
 
 DownloadSource parse_download_source(const std::string& s) {
@@ -187,21 +182,11 @@ std::vector<RemoteFile> plan_download(const DownloadOptions& opt) {
   return plan;
 }
 
-DownloadResult download_model(const DownloadOptions& opt) {
-  const std::vector<RemoteFile> plan = plan_download(opt);  // validates before touching anything
-  const std::string model = checked_model_name(opt.model);
-  DownloadProgress* progress = opt.progress;
-  DownloadResult res;
-  res.model_dir = opt.models_dir / model;
-  const fs::path& dir = res.model_dir;
+namespace {
 
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec || !fs::is_directory(dir)) throw IoError("cannot create " + dir.string() + ": " + ec.message());
-  download_detail::FileLock lock(dir / ".lock", dir.string());
-  remove_stale_staging(dir);
-
-  // 1. Which files are missing (a file with its final name was verified before).
+// Step 1: the plan's files still to fetch (a file with its final name was verified before).
+std::vector<RemoteFile> missing_files(const std::vector<RemoteFile>& plan, const fs::path& dir, DownloadResult& res,
+                                      DownloadProgress* progress) {
   std::vector<RemoteFile> todo;
   for (const auto& f : plan) {
     const int64_t size = file_size_or_missing(dir / f.name);
@@ -214,60 +199,56 @@ DownloadResult download_model(const DownloadOptions& opt) {
       todo.push_back(f);
     }
   }
+  return todo;
+}
 
-  // 2. Probe sizes (HEAD), check free space up front, then fetch.
-  if (!todo.empty()) {
-    HttpOptions hopt;
-    hopt.connect_timeout_s = opt.connect_timeout_s;
-    hopt.low_speed_limit = opt.low_speed_limit;
-    hopt.low_speed_time_s = opt.low_speed_time_s;
-    HttpClient client(hopt);
+// Step 2: probe sizes (HEAD), check free space up front, then fetch each file to its .partial name.
+void fetch_files(const std::vector<RemoteFile>& todo, const DownloadOptions& opt, const fs::path& dir,
+                 DownloadResult& res) {
+  HttpOptions hopt;
+  hopt.connect_timeout_s = opt.connect_timeout_s;
+  hopt.low_speed_limit = opt.low_speed_limit;
+  hopt.low_speed_time_s = opt.low_speed_time_s;
+  HttpClient client(hopt);
 
-    std::vector<int64_t> expected(todo.size(), -1);
-    int64_t need = 0;
-    for (size_t i = 0; i < todo.size(); ++i) {
-      const HttpResult h = client.head(todo[i].url);
-      if (h.interrupted) throw InterruptedError("interrupted before downloading " + todo[i].name);
-      if (!h.transport_ok) break;  // unreachable for now: the transfers retry (sizes checked per file)
-      const long st = h.head.status;
-      if (h.transport_ok && (st == 404 || st == 410))
-        throw NetworkError("HTTP " + std::to_string(st) + (st == 404 ? " Not Found" : " Gone") + " for " +
-                           todo[i].url + "; nothing saved for " + todo[i].name);
-      if (h.transport_ok && st >= 200 && st <= 299 && h.head.content_length >= 0)
-        expected[i] = h.head.content_length;
-      if (expected[i] >= 0)
-        need += std::max<int64_t>(0, expected[i] - std::max<int64_t>(0, file_size_or_missing(partial_of(dir, todo[i].name))));
-    }
-    if (opt.check_free_space) {
-      const int64_t avail = download_detail::free_space_bytes(dir);
-      if (avail >= 0 && need > avail)
-        throw IoError("not enough free space in " + dir.string() + ": " + format_bytes(need) + " needed, " +
-                      format_bytes(avail) + " available");
-    }
-
-    download_detail::RetryPolicy policy{opt.max_attempts, opt.backoff_initial_s, opt.backoff_max_s};
-    for (size_t i = 0; i < todo.size(); ++i) {
-      download_detail::FetchRequest req{todo[i].name, todo[i].url, partial_of(dir, todo[i].name), expected[i],
-                                        opt.check_free_space};
-      const auto r = download_detail::fetch_file(client, req, policy, progress);
-      res.bytes_received += r.bytes_received;
-      res.fetched.push_back(todo[i].name);
-    }
+  std::vector<int64_t> expected(todo.size(), -1);
+  int64_t need = 0;
+  for (size_t i = 0; i < todo.size(); ++i) {
+    const HttpResult h = client.head(todo[i].url);
+    if (h.interrupted) throw InterruptedError("interrupted before downloading " + todo[i].name);
+    if (!h.transport_ok) break;  // unreachable for now: the transfers retry (sizes checked per file)
+    const long st = h.head.status;
+    if (h.transport_ok && (st == 404 || st == 410))
+      throw NetworkError("HTTP " + std::to_string(st) + (st == 404 ? " Not Found" : " Gone") + " for " +
+                         todo[i].url + "; nothing saved for " + todo[i].name);
+    if (h.transport_ok && st >= 200 && st <= 299 && h.head.content_length >= 0) expected[i] = h.head.content_length;
+    if (expected[i] >= 0)
+      need += std::max<int64_t>(0, expected[i] - std::max<int64_t>(0, file_size_or_missing(partial_of(dir, todo[i].name))));
+  }
+  if (opt.check_free_space) {
+    const int64_t avail = download_detail::free_space_bytes(dir);
+    if (avail >= 0 && need > avail)
+      throw IoError("not enough free space in " + dir.string() + ": " + format_bytes(need) + " needed, " +
+                    format_bytes(avail) + " available");
   }
 
-  // 3. Files made locally for the Hugging Face layout.
-  std::vector<std::string> names;
-  std::map<std::string, std::string> source_of;  // derived file -> the file it was made from
-  for (const auto& f : plan) names.push_back(f.name);
-  if (opt.source == DownloadSource::kHuggingFace) {
-    derive_hf_files(dir, progress);
-    for (const auto& [target, source] : hf_derived()) {
-      names.push_back(target);
-      source_of[target] = source;
-    }
+  download_detail::RetryPolicy policy{opt.max_attempts, opt.backoff_initial_s, opt.backoff_max_s};
+  for (size_t i = 0; i < todo.size(); ++i) {
+    download_detail::FetchRequest req{todo[i].name, todo[i].url, partial_of(dir, todo[i].name), expected[i],
+                                      opt.check_free_space};
+    const auto r = download_detail::fetch_file(client, req, policy, opt.progress);
+    res.bytes_received += r.bytes_received;
+    res.fetched.push_back(todo[i].name);
   }
+}
 
-  // 4. Verify everything under its final name (through links), then rename.
+// Step 4: verifies every file under its final name (through links in a staging
+// directory), then renames the good .partial files into place and moves bad
+// ones aside. `source_of` maps a file made locally to the file it came from.
+void verify_and_commit(const std::string& model, const fs::path& dir, const std::vector<std::string>& names,
+                       const std::map<std::string, std::string>& source_of, const DownloadOptions& opt,
+                       DownloadResult& res) {
+  DownloadProgress* progress = opt.progress;
   std::vector<StagedFile> staged;
   for (const auto& n : names) {
     if (file_size_or_missing(dir / n) >= 0) staged.push_back({n, dir / n, false});
@@ -308,7 +289,7 @@ DownloadResult download_model(const DownloadOptions& opt) {
     }
   }
   if (!bad.empty()) {
-    std::string msg = "model " + model + " failed verification: " + describe(report.problems.front());
+    std::string msg = "model " + model + " failed verification: " + to_string(report.problems.front());
     if (report.problems.size() > 1) msg += " (and " + std::to_string(report.problems.size() - 1) + " more problems)";
     throw FormatError(msg + "; moved aside " + moved + "; run the download again for a fresh copy");
   }
@@ -316,6 +297,38 @@ DownloadResult download_model(const DownloadOptions& opt) {
   if (progress != nullptr)
     progress->message("model " + model + " is complete and verified (" + std::to_string(report.tensors_checked) +
                       " tensors, " + format_bytes(report.bytes_checked) + ") in " + dir.string());
+}
+
+}  // namespace
+
+DownloadResult download_model(const DownloadOptions& opt) {
+  const std::vector<RemoteFile> plan = plan_download(opt);  // validates before touching anything
+  const std::string model = checked_model_name(opt.model);
+  DownloadResult res;
+  res.model_dir = opt.models_dir / model;
+  const fs::path& dir = res.model_dir;
+
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir)) throw IoError("cannot create " + dir.string() + ": " + ec.message());
+  download_detail::FileLock lock(dir / ".lock", dir.string());
+  remove_stale_staging(dir);
+
+  const std::vector<RemoteFile> todo = missing_files(plan, dir, res, opt.progress);  // 1.
+  if (!todo.empty()) fetch_files(todo, opt, dir, res);                                // 2.
+
+  // 3. Files made locally for the Hugging Face layout.
+  std::vector<std::string> names;
+  std::map<std::string, std::string> source_of;  // derived file -> the file it was made from
+  for (const auto& f : plan) names.push_back(f.name);
+  if (opt.source == DownloadSource::kHuggingFace) {
+    derive_hf_files(dir, opt.progress);
+    for (const auto& [target, source] : hf_derived()) {
+      names.push_back(target);
+      source_of[target] = source;
+    }
+  }
+  verify_and_commit(model, dir, names, source_of, opt, res);  // 4.
   return res;
 }
 

@@ -2,6 +2,8 @@
 // plain line per file otherwise.
 #include "gpt2/progress.hpp"
 
+#include "gpt2/file_io.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -9,21 +11,6 @@
 #include <ostream>
 
 namespace gpt2 {
-
-std::string format_bytes(int64_t bytes) {
-  if (bytes < 0) return "?";
-  if (bytes < 1024) return std::to_string(bytes) + " B";
-  static const char* units[] = {"KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes) / 1024.0;
-  int u = 0;
-  while (v >= 1024.0 && u < 3) {
-    v /= 1024.0;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
-  return buf;
-}
 
 std::string format_duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "--";

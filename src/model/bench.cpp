@@ -14,8 +14,11 @@
 #include <thread>
 
 #include "gpt2/checkpoint.hpp"
+#include "gpt2/decode_session.hpp"
 #include "gpt2/errors.hpp"
+#include "gpt2/file_io.hpp"
 #include "gpt2/model.hpp"
+#include "gpt2/model_loader.hpp"
 
 namespace gpt2 {
 
@@ -37,8 +40,6 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
-std::string mb(int64_t bytes) { return fmt("%.1f MB", static_cast<double>(bytes) / 1e6); }
-
 void check_options(const BenchOptions& o) {
   if (o.threads < 0) throw UsageError("--threads must be >= 0 (0: every core), got " + std::to_string(o.threads));
   if (o.repetitions < 1 || o.repetitions > 1000)
@@ -57,11 +58,11 @@ torch::Tensor random_ids(int64_t batch, int64_t t, int64_t vocab, at::Generator&
 
 // Greedy continuation of `prompt` ([1, P]) for n tokens: ids [1, P + n].
 torch::Tensor greedy(GPT2Impl& model, const torch::Tensor& prompt, int64_t n) {
-  KVCache cache = model.make_cache(1, prompt.size(1) + n);
-  auto next = model.forward(prompt, cache, true).argmax(-1, true);  // [1, 1]
+  DecodeSession session(model, 1, prompt.size(1) + n);
+  auto next = session.prefill(prompt).argmax(-1, true);  // [1, 1]
   std::vector<torch::Tensor> parts = {prompt, next};
   for (int64_t i = 1; i < n; ++i) {
-    next = model.forward(next, cache, true).argmax(-1, true);
+    next = session.step(next).argmax(-1, true);
     parts.push_back(next);
   }
   return torch::cat(parts, 1);  // [1, P + n]
@@ -82,9 +83,9 @@ auto with_backend(ops::Backend b, const F& f) {
 // Logits predicting seq[P..P+n) fed token by token through the cache (the
 // decoding path: few-row kernels), teacher-forced on seq: [n, V] float64.
 torch::Tensor stepwise_logits(GPT2Impl& model, const torch::Tensor& seq, int64_t p, int64_t n) {
-  KVCache cache = model.make_cache(1, p + n);
-  std::vector<torch::Tensor> rows = {model.forward(seq.narrow(1, 0, p), cache, true)};  // [1, V]
-  for (int64_t i = 0; i + 1 < n; ++i) rows.push_back(model.forward(seq.narrow(1, p + i, 1), cache, true));
+  DecodeSession session(model, 1, p + n);
+  std::vector<torch::Tensor> rows = {session.prefill(seq.narrow(1, 0, p))};  // [1, V]
+  for (int64_t i = 0; i + 1 < n; ++i) rows.push_back(session.step(seq.narrow(1, p + i, 1)));
   return torch::cat(rows, 0).to(torch::kFloat64);  // [n, V]
 }
 
@@ -111,6 +112,26 @@ BenchReport::Accuracy measure_accuracy(GPT2Impl& model, GPT2Impl& reference, int
   return a;
 }
 
+// The model to measure: random weights of `random_hp`, or the model directory
+// opened through the one loader (gpt2/model_loader.hpp). Sets load_ms.
+GPT2 build_model(const BenchOptions& opt, const HParams& random_hp, ops::WeightType type, double& load_ms) {
+  const auto t0 = Clock::now();
+  GPT2 model{nullptr};
+  if (opt.model_dir.empty()) {
+    ModelOptions mo;
+    mo.weight_type = type;
+    model = GPT2(random_model_weights(random_hp, opt.seed), mo);
+  } else {
+    ModelSpec spec;
+    spec.model = opt.model_dir.string();
+    spec.weight_type = type;
+    spec.device = "cpu";
+    model = load_model(spec).model;
+  }
+  load_ms = seconds_since(t0) * 1e3;
+  return model;
+}
+
 }  // namespace
 
 double BenchStat::min() const { return values.empty() ? 0 : *std::min_element(values.begin(), values.end()); }
@@ -121,37 +142,6 @@ double BenchStat::median() const {
   std::sort(v.begin(), v.end());
   const size_t n = v.size();
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-ModelWeights random_model_weights(const HParams& hp, uint64_t seed) {
-  auto gen = at::detail::createCPUGenerator(seed);
-  const int64_t C = hp.n_embd;
-  auto normal = [&](std::vector<int64_t> shape) {
-    return torch::randn(shape, gen, torch::kFloat32).mul_(0.02);  // normal(0, 0.02)
-  };
-  ModelWeights w;
-  w.hp = hp;
-  w.wte = normal({hp.n_vocab, C});  // [V, C]
-  w.wpe = normal({hp.n_ctx, C});    // [n_ctx, C]
-  for (int64_t l = 0; l < hp.n_layer; ++l) {
-    BlockWeights b;
-    b.ln_1_g = torch::ones({C});
-    b.ln_1_b = torch::zeros({C});
-    b.attn_w = normal({C, 3 * C});       // [C, 3C]
-    b.attn_b = normal({3 * C});          // [3C]
-    b.attn_proj_w = normal({C, C});      // [C, C]
-    b.attn_proj_b = normal({C});         // [C]
-    b.ln_2_g = torch::ones({C});
-    b.ln_2_b = torch::zeros({C});
-    b.fc_w = normal({C, 4 * C});         // [C, 4C]
-    b.fc_b = normal({4 * C});            // [4C]
-    b.mlp_proj_w = normal({4 * C, C});   // [4C, C]
-    b.mlp_proj_b = normal({C});          // [C]
-    w.blocks.push_back(std::move(b));
-  }
-  w.ln_f_g = torch::ones({C});
-  w.ln_f_b = torch::zeros({C});
-  return w;
 }
 
 int64_t decode_step_weight_bytes(const HParams& hp, ops::WeightType type) {
@@ -175,13 +165,7 @@ BenchReport run_bench(const BenchOptions& opt, const std::function<void(const st
   c10::InferenceMode guard;
 
   const HParams random_hp = rep.random_weights ? HParams::released(opt.random_size) : HParams{};
-  const auto t_load = Clock::now();
-  ModelWeights weights =
-      rep.random_weights ? random_model_weights(random_hp, opt.seed) : load_model_weights(opt.model_dir);
-  ModelOptions mo;
-  mo.weight_type = opt.weight_type;
-  GPT2 model(std::move(weights), mo);
-  rep.load_ms = seconds_since(t_load) * 1e3;
+  GPT2 model = build_model(opt, random_hp, opt.weight_type, rep.load_ms);
   rep.hp = model->hparams();
   rep.model = rep.random_weights ? "random " + opt.random_size : opt.model_dir.string();
   rep.weight_bytes_per_step = decode_step_weight_bytes(rep.hp, opt.weight_type);
@@ -222,18 +206,13 @@ BenchReport run_bench(const BenchOptions& opt, const std::function<void(const st
       rep.notes.push_back("decode skipped: n_ctx " + std::to_string(n_ctx) + " leaves no room");
       break;
     }
-    KVCache cache = model->make_cache(b, 1 + steps);
-    rep.kv_cache_bytes = std::max(rep.kv_cache_bytes, cache.bytes());
+    DecodeSession session(*model, b, 1 + steps);
+    rep.kv_cache_bytes = std::max(rep.kv_cache_bytes, session.cache().bytes());
     auto start = random_ids(b, 1, V, gen);  // [B, 1]
     auto run = [&](int64_t n_steps) {
-      // As in generate(): few rows keep libtorch's ops (here also the argmax
-      // over the vocabulary) on this thread, see ops::SerialLibtorchGuard.
-      std::optional<ops::SerialLibtorchGuard> serial;
-      if (b <= ops::kMaxKernelRows) serial.emplace();
-      cache.reset();
-      auto next = model->forward(start, cache, true).argmax(-1, true);  // [B, 1]
+      auto next = session.prefill(start).argmax(-1, true);  // [B, 1]
       const auto t0 = Clock::now();
-      for (int64_t s = 0; s < n_steps; ++s) next = model->forward(next, cache, true).argmax(-1, true);
+      for (int64_t s = 0; s < n_steps; ++s) next = session.step(next).argmax(-1, true);
       return seconds_since(t0);
     };
     run(std::min<int64_t>(steps, 8));  // warm-up
@@ -251,8 +230,8 @@ BenchReport run_bench(const BenchOptions& opt, const std::function<void(const st
   rep.peak_rss_bytes = peak_rss_bytes();  // before the accuracy check builds a second model
 
   if (opt.accuracy) {
-    ModelWeights w32 = rep.random_weights ? random_model_weights(random_hp, opt.seed) : load_model_weights(opt.model_dir);
-    GPT2 reference(std::move(w32), ModelOptions{});
+    double ignored_ms = 0;
+    GPT2 reference = build_model(opt, random_hp, ops::WeightType::kFloat32, ignored_ms);
     rep.accuracy = measure_accuracy(*model, *reference, opt.accuracy_prompt, opt.accuracy_tokens, gen);
     say("accuracy: relative logit error " + fmt("%.3g", rep.accuracy.rel_logit_error));
   }
@@ -263,7 +242,7 @@ std::string BenchReport::to_text() const {
   std::string s;
   s += "model      " + model + "  (n_layer " + std::to_string(hp.n_layer) + ", n_embd " + std::to_string(hp.n_embd) +
        ", n_head " + std::to_string(hp.n_head) + ", n_ctx " + std::to_string(hp.n_ctx) + ")\n";
-  s += "weights    " + ops::to_string(weight_type) + ", " + mb(weight_bytes_per_step) + " read per decode step\n";
+  s += "weights    " + ops::to_string(weight_type) + ", " + format_bytes(weight_bytes_per_step) + " read per decode step\n";
   s += "kernels    " + kernels + ", " + std::to_string(threads) + " thread(s)\n";
   s += std::string(random_weights ? "init       " : "load       ") + fmt("%.1f ms", load_ms) + "\n";
   for (const auto& p : prompts)
@@ -276,8 +255,8 @@ std::string BenchReport::to_text() const {
          fmt(", max %.1f", d.tokens_per_s.max()) + ", " + std::to_string(d.steps) + " steps x " +
          std::to_string(d.tokens_per_s.values.size()) + " runs)  " +
          fmt("weights %.1f GB/s", d.weight_gb_per_s.median()) + "\n";
-  s += "memory     peak RSS " + mb(peak_rss_bytes) + " (weights " + mb(weight_bytes_per_step) + ", largest KV cache " +
-       mb(kv_cache_bytes) + ")\n";
+  s += "memory     peak RSS " + format_bytes(peak_rss_bytes) + " (weights " + format_bytes(weight_bytes_per_step) + ", largest KV cache " +
+       format_bytes(kv_cache_bytes) + ")\n";
   if (accuracy.measured)
     s += "accuracy   vs float32 reference: relative logit error " + fmt("%.3g", accuracy.rel_logit_error) +
          fmt(" (max abs %.3g)", accuracy.max_abs_logit_error) + fmt(", same argmax at %.1f%%", 100 * accuracy.teacher_forced_agreement) +

@@ -4,8 +4,9 @@
 #include <torch/torch.h>
 
 #include <chrono>
-#include <optional>
 
+#include "gpt2/context.hpp"
+#include "gpt2/decode_session.hpp"
 #include "gpt2/errors.hpp"
 #include "gpt2/ops.hpp"
 #include "gpt2/text_stream.hpp"
@@ -22,26 +23,27 @@ std::string to_string(FinishReason r) {
   return "?";
 }
 
+std::string GenerateStats::describe() const {
+  auto i = [](double v) { return std::to_string(static_cast<int64_t>(v)); };
+  return "prompt " + std::to_string(prompt_tokens) + " tokens in " + i(prompt_ms) + " ms (" + i(prompt_tokens_per_s()) +
+         " tokens/s); generated " + std::to_string(generated_tokens) + " tokens in " + i(generate_ms) + " ms (" +
+         i(generated_tokens_per_s()) + " tokens/s)";
+}
+
 namespace {
 using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
-}  // namespace
-
-GenerateResult generate(GPT2Impl& model, const std::shared_ptr<const Tokenizer>& tokenizer,
-                        const std::vector<TokenId>& prompt, int64_t batch,
-                        const GenerateOptions& options, const GenerateCallbacks& callbacks) {
-  const HParams& hp = model.hparams();
+// Every check of a generate() request, before anything is computed.
+void check_request(const HParams& hp, const std::shared_ptr<const Tokenizer>& tokenizer,
+                   const std::vector<TokenId>& prompt, int64_t batch, const GenerateOptions& options) {
   const int64_t T = static_cast<int64_t>(prompt.size());
   if (!tokenizer) throw UsageError("generate: no tokenizer");
   if (T < 1) throw UsageError("the prompt is empty (it must have at least one token)");
   if (options.length < 1) throw UsageError("--length must be at least 1");
   if (batch < 1) throw UsageError("--batch-size must be at least 1");
-  // The last sampled token is never fed back, so T + length - 1 positions are computed.
-  if (T + options.length - 1 > hp.n_ctx)
-    throw UsageError("prompt of " + std::to_string(T) + " tokens + --length " + std::to_string(options.length) +
-                     " exceeds the model's context of " + std::to_string(hp.n_ctx) + " tokens");
+  check_context(T, options.length, hp.n_ctx);  // the one context rule (gpt2/context.hpp)
   validate_sampling(options.sampling);
   const int64_t vocab = tokenizer->vocab_size();
   if (vocab > hp.n_vocab)
@@ -49,6 +51,17 @@ GenerateResult generate(GPT2Impl& model, const std::shared_ptr<const Tokenizer>&
                 std::to_string(hp.n_vocab));
   for (TokenId id : prompt)
     if (id < 0 || id >= vocab) throw UsageError("prompt token id " + std::to_string(id) + " is outside the vocabulary");
+}
+
+}  // namespace
+
+GenerateResult generate(GPT2Impl& model, const std::shared_ptr<const Tokenizer>& tokenizer,
+                        const std::vector<TokenId>& prompt, int64_t batch,
+                        const GenerateOptions& options, const GenerateCallbacks& callbacks) {
+  const HParams& hp = model.hparams();
+  const int64_t T = static_cast<int64_t>(prompt.size());
+  check_request(hp, tokenizer, prompt, batch, options);
+  const int64_t vocab = tokenizer->vocab_size();
   const TokenId eot = tokenizer->eot_id();
 
   GenerateResult result;
@@ -77,7 +90,7 @@ GenerateResult generate(GPT2Impl& model, const std::shared_ptr<const Tokenizer>&
   auto interrupted = [&] { return callbacks.should_stop && callbacks.should_stop(); };
 
   c10::InferenceMode guard;
-  KVCache cache = model.make_cache(batch, T + options.length - 1);
+  DecodeSession session(model, batch, positions_needed(T, options.length));
   if (interrupted()) {
     for (int64_t r = 0; r < batch; ++r) end_row(r, FinishReason::kInterrupted);
     return result;
@@ -89,17 +102,12 @@ GenerateResult generate(GPT2Impl& model, const std::shared_ptr<const Tokenizer>&
                           .unsqueeze(0)
                           .expand({batch, T})
                           .contiguous();                    // [B, T]
-  torch::Tensor logits = model.forward(ids, cache, true);   // [B, V]
+  torch::Tensor logits = session.prefill(ids);               // [B, V]
   if (logits.is_cuda()) torch::cuda::synchronize();
   result.stats.prompt_tokens = batch * T;
   result.stats.prompt_ms = ms_since(t0);
 
   t0 = Clock::now();
-  // Few rows: the sampling ops over the vocabulary, like the forward passes,
-  // stay on this thread (an OpenMP team left spinning after them would take
-  // the cores of the next pass's kernels; see ops::SerialLibtorchGuard).
-  std::optional<ops::SerialLibtorchGuard> serial;
-  if (batch <= ops::kMaxKernelRows && !logits.is_cuda()) serial.emplace();
   for (int64_t step = 0; step < options.length; ++step) {
     if (vocab < hp.n_vocab) logits = logits.narrow(1, 0, vocab);  // [B, vocab]: never ids without text
     const std::vector<int64_t> next = sample_tokens(logits, options.sampling, rngs);
@@ -122,8 +130,7 @@ GenerateResult generate(GPT2Impl& model, const std::shared_ptr<const Tokenizer>&
         if (!done[static_cast<size_t>(r)]) end_row(r, FinishReason::kInterrupted);
       break;
     }
-    torch::Tensor step_ids = torch::tensor(next, torch::kInt64).unsqueeze(1);  // [B, 1]
-    logits = model.forward(step_ids, cache, true);                             // [B, V]
+    logits = session.step(next);  // [B, V]
   }
   for (int64_t r = 0; r < batch; ++r)
     if (!done[static_cast<size_t>(r)]) end_row(r, FinishReason::kLength);

@@ -16,23 +16,9 @@ namespace {
 
 constexpr double kLayerNormEps = 1e-5;
 
-std::string shape_str(torch::IntArrayRef sizes) {
-  std::string s = "[";
-  for (size_t i = 0; i < sizes.size(); ++i) s += (i ? ", " : "") + std::to_string(sizes[i]);
-  return s + "]";
-}
-
-std::string shape_str(const torch::Tensor& t) {
-  return t.defined() ? shape_str(t.sizes()) : std::string("(missing)");
-}
-
-void expect_shape(const torch::Tensor& t, std::vector<int64_t> shape, const std::string& name) {
-  if (!t.defined() || t.sizes() != torch::IntArrayRef(shape))
-    throw FormatError("model weight " + name + " has shape " + shape_str(t) + ", expected " +
-                      shape_str(torch::IntArrayRef(shape)));
-  if (t.scalar_type() != torch::kFloat32)
-    throw FormatError("model weight " + name + " is " + std::string(c10::toString(t.scalar_type())) +
-                      ", expected float32");
+// "[2, 5]", or "(undefined)" for an undefined tensor.
+std::string shape_of(const torch::Tensor& t) {
+  return t.defined() ? shape_string(t.sizes().vec()) : std::string("(undefined)");
 }
 
 // Moves a float32 tensor to `device` (no copy when it is already there).
@@ -66,17 +52,7 @@ torch::Device resolve_device(const std::string& name) {
 
 GPT2Impl::GPT2Impl(ModelWeights weights, const ModelOptions& options)
     : hp_(weights.hp), options_(options) {
-  const int64_t C = hp_.n_embd, V = hp_.n_vocab;
-  if (C % hp_.n_head != 0)
-    throw FormatError("n_embd " + std::to_string(C) + " is not divisible by n_head " +
-                      std::to_string(hp_.n_head));
-  if (static_cast<int64_t>(weights.blocks.size()) != hp_.n_layer)
-    throw FormatError("model has " + std::to_string(weights.blocks.size()) + " blocks, hparams say n_layer " +
-                      std::to_string(hp_.n_layer));
-  expect_shape(weights.wte, {V, C}, "wte");
-  expect_shape(weights.wpe, {hp_.n_ctx, C}, "wpe");
-  expect_shape(weights.ln_f_g, {C}, "ln_f/g");
-  expect_shape(weights.ln_f_b, {C}, "ln_f/b");
+  check_model_weights(weights);  // every shape, named by the registry
 
   const torch::Device dev = options_.device;
   const ops::WeightType wt = options_.weight_type;
@@ -90,20 +66,6 @@ GPT2Impl::GPT2Impl(ModelWeights weights, const ModelOptions& options)
   blocks_.reserve(weights.blocks.size());
   for (size_t i = 0; i < weights.blocks.size(); ++i) {
     BlockWeights& bw = weights.blocks[i];
-    const std::string p = "h" + std::to_string(i) + "/";
-    expect_shape(bw.ln_1_g, {C}, p + "ln_1/g");
-    expect_shape(bw.ln_1_b, {C}, p + "ln_1/b");
-    expect_shape(bw.attn_w, {C, 3 * C}, p + "attn/c_attn/w");
-    expect_shape(bw.attn_b, {3 * C}, p + "attn/c_attn/b");
-    expect_shape(bw.attn_proj_w, {C, C}, p + "attn/c_proj/w");
-    expect_shape(bw.attn_proj_b, {C}, p + "attn/c_proj/b");
-    expect_shape(bw.ln_2_g, {C}, p + "ln_2/g");
-    expect_shape(bw.ln_2_b, {C}, p + "ln_2/b");
-    expect_shape(bw.fc_w, {C, 4 * C}, p + "mlp/c_fc/w");
-    expect_shape(bw.fc_b, {4 * C}, p + "mlp/c_fc/b");
-    expect_shape(bw.mlp_proj_w, {4 * C, C}, p + "mlp/c_proj/w");
-    expect_shape(bw.mlp_proj_b, {C}, p + "mlp/c_proj/b");
-
     const std::string n = "h" + std::to_string(i) + "_";
     Block b;
     b.ln_1_g = register_buffer(n + "ln_1_g", place(bw.ln_1_g, dev));
@@ -127,9 +89,9 @@ KVCache GPT2Impl::make_cache(int64_t batch, int64_t capacity) const {
 
 void GPT2Impl::check_ids(const torch::Tensor& ids, int64_t past, int64_t capacity) const {
   if (!ids.defined() || ids.dim() != 2 || ids.scalar_type() != torch::kInt64)
-    throw UsageError("model input must be int64 token ids [batch, time], got " + shape_str(ids));
+    throw UsageError("model input must be int64 token ids [batch, time], got " + shape_of(ids));
   const int64_t T = ids.size(1);
-  if (ids.size(0) < 1 || T < 1) throw UsageError("model input is empty: " + shape_str(ids));
+  if (ids.size(0) < 1 || T < 1) throw UsageError("model input is empty: " + shape_of(ids));
   if (past + T > capacity)
     throw UsageError(std::to_string(past + T) + " positions exceed the context of " +
                      std::to_string(capacity) + " tokens");

@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "gpt2/errors.hpp"
+#include "gpt2/file_io.hpp"
 #include "tokenizer/bpe.hpp"
 #include "tokenizer/embedded_vocab.hpp"
 #include "tokenizer/piece_cache.hpp"
@@ -23,18 +24,6 @@ constexpr std::size_t kMaxCachedPiece = 64;
 // The merge loops index symbols with 32-bit integers.
 constexpr std::size_t kMaxText = (std::size_t{1} << 31) - 1;
 
-std::string read_whole_file(const fs::path& path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) throw NotFoundError("tokenizer file not found: " + path.string());
-  if (fs::is_directory(path, ec)) throw IoError("tokenizer file is a directory: " + path.string());
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw IoError("cannot open tokenizer file " + path.string());
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  if (f.bad()) throw IoError("cannot read tokenizer file " + path.string());
-  return ss.str();
-}
-
 // State of one encode call: the piece cache and reusable buffers.
 struct EncodeState {
   PieceCache cache;
@@ -50,6 +39,7 @@ struct Tokenizer::Impl {
   bpe::MergeTable merges;
   Pretokenizer pretokenizer;
   TokenId eot = -1;
+  std::string encoder_json, vocab_bpe;  // the source files' bytes
 
   explicit Impl(VocabData&& v)
       : tokens(std::move(v.tokens)), byte_ids(v.byte_ids), merges(v.merges.size()), eot(v.eot_id) {
@@ -130,6 +120,8 @@ std::shared_ptr<const Tokenizer> Tokenizer::from_named_strings(std::string_view 
                                                                const std::string& encoder_name,
                                                                const std::string& vocab_name) {
   auto impl = std::make_unique<Impl>(parse_vocab(encoder_json, vocab_bpe, encoder_name, vocab_name));
+  impl->encoder_json.assign(encoder_json);
+  impl->vocab_bpe.assign(vocab_bpe);
   return std::shared_ptr<const Tokenizer>(new Tokenizer(std::move(impl)));
 }
 
@@ -140,8 +132,8 @@ std::shared_ptr<const Tokenizer> Tokenizer::builtin() {
 }
 
 std::shared_ptr<const Tokenizer> Tokenizer::from_files(const fs::path& encoder_json, const fs::path& vocab_bpe) {
-  const std::string enc = read_whole_file(encoder_json);
-  const std::string bpe = read_whole_file(vocab_bpe);
+  const std::string enc = read_file(encoder_json, "tokenizer file");
+  const std::string bpe = read_file(vocab_bpe, "tokenizer file");
   if (enc == embedded_encoder_json() && bpe == embedded_vocab_bpe()) return builtin();
   return from_named_strings(enc, bpe, encoder_json.string(), vocab_bpe.string());
 }
@@ -183,6 +175,9 @@ std::string Tokenizer::decode(const std::vector<TokenId>& ids) const {
   for (TokenId id : ids) out += impl_->tokens[static_cast<std::size_t>(id)];
   return out;
 }
+
+const std::string& Tokenizer::encoder_json_text() const { return impl_->encoder_json; }
+const std::string& Tokenizer::vocab_bpe_text() const { return impl_->vocab_bpe; }
 
 TokenId Tokenizer::eot_id() const { return impl_->eot; }
 

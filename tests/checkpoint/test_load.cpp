@@ -15,19 +15,10 @@ namespace {
 using namespace gpt2::test;
 using gpt2::CheckpointFormat;
 
+// Every weight with its released name, in registry order.
 std::vector<std::pair<std::string, torch::Tensor>> all_tensors(const gpt2::ModelWeights& w) {
-  std::vector<std::pair<std::string, torch::Tensor>> v = {
-      {"wte", w.wte}, {"wpe", w.wpe}, {"ln_f_g", w.ln_f_g}, {"ln_f_b", w.ln_f_b}};
-  for (size_t i = 0; i < w.blocks.size(); ++i) {
-    const auto& b = w.blocks[i];
-    const std::string p = "h" + std::to_string(i) + ".";
-    for (auto& [n, t] : std::vector<std::pair<std::string, torch::Tensor>>{
-             {"ln_1_g", b.ln_1_g}, {"ln_1_b", b.ln_1_b}, {"attn_w", b.attn_w}, {"attn_b", b.attn_b},
-             {"attn_proj_w", b.attn_proj_w}, {"attn_proj_b", b.attn_proj_b}, {"ln_2_g", b.ln_2_g},
-             {"ln_2_b", b.ln_2_b}, {"fc_w", b.fc_w}, {"fc_b", b.fc_b}, {"mlp_proj_w", b.mlp_proj_w},
-             {"mlp_proj_b", b.mlp_proj_b}})
-      v.push_back({p + n, t});
-  }
+  std::vector<std::pair<std::string, torch::Tensor>> v;
+  gpt2::for_each_weight(w.hp, [&](const gpt2::WeightId& id) { v.push_back({gpt2::weight_tf_name(id), w.at(id)}); });
   return v;
 }
 

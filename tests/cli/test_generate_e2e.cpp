@@ -148,18 +148,42 @@ TEST(GenerateE2E, PromptTooLong) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--truncate-prompt"), std::string::npos) << r.err;
   EXPECT_EQ(r.out, "");
-  // 40 prompt tokens + 30 > 64: suggests --length 24
+  // 40 prompt tokens + 30 - 1 > 64: suggests --length 25 (the context rule: 40 + 25 - 1 = 64)
   std::string p40;
   for (int i = 0; i < 40; ++i) p40 += " word";
   auto s = run_gpt2({"generate", "--model", tiny_ref(), "--prompt", p40, "--length", "30"});
   EXPECT_EQ(s.exit_code, 2);
-  EXPECT_NE(s.err.find("--length 24 or less"), std::string::npos) << s.err;
+  EXPECT_NE(s.err.find("--length 25 or less"), std::string::npos) << s.err;
   auto t = run_gpt2({"generate", "--model", tiny_ref(), "--prompt", prompt, "--length", "10", "--truncate-prompt",
                      "--format", "jsonl", "--seed", "1", "--ignore-eot"});
   ASSERT_EQ(t.exit_code, 0) << t.err;
   json j = json::parse(t.out);
-  EXPECT_EQ(j["prompt_tokens"].size(), 54u);
+  EXPECT_EQ(j["prompt_tokens"].size(), 55u);  // 55 + 10 - 1 = 64
   EXPECT_EQ(j["tokens"].size(), 10u);
+}
+
+// The context rule at its boundary through the binary: a 40-token prompt with
+// --length 25 computes exactly n_ctx = 64 positions and runs; --length 26 is refused.
+TEST(GenerateE2E, ContextRuleBoundary) {
+  std::string p40;
+  for (int i = 0; i < 40; ++i) p40 += " word";
+  auto ok = run_gpt2({"generate", "--model", tiny_ref(), "--prompt", p40, "--length", "25", "--ignore-eot",
+                      "--format", "jsonl", "--seed", "3"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  json j = json::parse(ok.out);
+  EXPECT_EQ(j["prompt_tokens"].size(), 40u);
+  EXPECT_EQ(j["tokens"].size(), 25u);
+  auto refused = run_gpt2({"generate", "--model", tiny_ref(), "--prompt", p40, "--length", "26"});
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find("need 65 positions"), std::string::npos) << refused.err;
+  // sample-unconditional: the 1-token <|endoftext|> prompt leaves room for n_ctx tokens.
+  auto unc = run_gpt2({"sample-unconditional", "--model", tiny_ref(), "--nsamples", "1", "--length", "64",
+                       "--ignore-eot", "--format", "jsonl", "--seed", "3"});
+  ASSERT_EQ(unc.exit_code, 0) << unc.err;
+  EXPECT_EQ(json::parse(unc.out)["tokens"].size(), 64u);
+  auto unc_over = run_gpt2({"sample-unconditional", "--model", tiny_ref(), "--nsamples", "1", "--length", "65"});
+  EXPECT_EQ(unc_over.exit_code, 2);
+  EXPECT_NE(unc_over.err.find("--length 64 or less"), std::string::npos) << unc_over.err;
 }
 
 TEST(GenerateE2E, UnconditionalSamplesAreNumberedAcrossBatches) {

@@ -131,6 +131,21 @@ TEST(TokenizerCli, ModelDirectoryTokenizerFiles) {
   EXPECT_NE(r.err.find("vocab.json"), std::string::npos) << r.err;
 }
 
+// The loader's one vocabulary policy: a model directory without vocabulary
+// files uses the built-in one, for encode as for generate.
+TEST(TokenizerCli, ModelDirectoryWithoutVocabularyUsesTheBuiltInOne) {
+  TempDir dir("enc");
+  const auto model = dir / "models" / "mine";
+  std::filesystem::create_directories(model);
+  std::filesystem::copy_file(gpt2::test::data_dir() / "tiny-ref" / "hparams.json", model / "hparams.json");
+  auto r = run_gpt2({"encode", "--model", model.string(), "--text", "hello world"}, no_models(dir));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "31373 995\n");
+  r = run_gpt2({"decode", "--model", model.string(), "31373", "995"}, no_models(dir));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "hello world");
+}
+
 TEST(TokenizerCli, InvalidUtf8IsReplacedWithAWarning) {
   const auto r = run_gpt2({"encode"}, with_stdin("caf\xE9"));
   EXPECT_EQ(r.exit_code, 0) << r.err;

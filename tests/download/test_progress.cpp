@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "gpt2/file_io.hpp"
 #include "gpt2/progress.hpp"
 
 using namespace gpt2;

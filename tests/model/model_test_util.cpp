@@ -19,34 +19,24 @@ HParams tiny_hparams() {
   return hp;
 }
 
+// Random weights with O(1) activations (a small model must not be all noise):
+// scales by role, walking the weight registry.
 ModelWeights random_weights(const HParams& hp, uint64_t seed) {
   torch::manual_seed(seed);
-  const int64_t C = hp.n_embd;
-  auto randn = [](std::vector<int64_t> shape, double scale) {
-    return torch::randn(shape, torch::kFloat32) * scale;
-  };
   ModelWeights w;
   w.hp = hp;
-  w.wte = randn({hp.n_vocab, C}, 0.5);
-  w.wpe = randn({hp.n_ctx, C}, 0.2);
-  for (int64_t l = 0; l < hp.n_layer; ++l) {
-    BlockWeights b;
-    b.ln_1_g = 1 + randn({C}, 0.1);
-    b.ln_1_b = randn({C}, 0.1);
-    b.attn_w = randn({C, 3 * C}, 0.4);
-    b.attn_b = randn({3 * C}, 0.1);
-    b.attn_proj_w = randn({C, C}, 0.3);
-    b.attn_proj_b = randn({C}, 0.1);
-    b.ln_2_g = 1 + randn({C}, 0.1);
-    b.ln_2_b = randn({C}, 0.1);
-    b.fc_w = randn({C, 4 * C}, 0.3);
-    b.fc_b = randn({4 * C}, 0.1);
-    b.mlp_proj_w = randn({4 * C, C}, 0.2);
-    b.mlp_proj_b = randn({C}, 0.1);
-    w.blocks.push_back(b);
-  }
-  w.ln_f_g = 1 + randn({C}, 0.1);
-  w.ln_f_b = randn({C}, 0.1);
+  w.blocks.resize(static_cast<size_t>(hp.n_layer));
+  gpt2::for_each_weight(hp, [&](const gpt2::WeightId& id) {
+    const std::vector<int64_t> shape = gpt2::weight_shape(id, hp);
+    auto randn = [&](double scale) { return torch::randn(shape, torch::kFloat32) * scale; };
+    switch (gpt2::weight_kind(id.field).role) {
+      case gpt2::WeightRole::kTokenEmbedding: w.at(id) = randn(0.5); break;
+      case gpt2::WeightRole::kPositionEmbedding: w.at(id) = randn(0.2); break;
+      case gpt2::WeightRole::kNormGain: w.at(id) = 1 + randn(0.1); break;
+      case gpt2::WeightRole::kProjection: w.at(id) = randn(id.field == gpt2::WeightField::kAttnW ? 0.4 : 0.3); break;
+      default: w.at(id) = randn(0.1); break;
+    }
+  });
   return w;
 }
 

@@ -72,6 +72,22 @@ TEST(TokenizerLoading, BuiltinIsShared) {
 TEST(TokenizerLoading, ReleasedFiles) {
   const auto tok = Tokenizer::from_files(tokenizer_data() / "encoder.json", tokenizer_data() / "vocab.bpe");
   expect_same_as_builtin(*tok);
+  EXPECT_EQ(tok->encoder_json_text(), gpt2::test::read_file(tokenizer_data() / "encoder.json"));
+  EXPECT_EQ(tok->vocab_bpe_text(), gpt2::test::read_file(tokenizer_data() / "vocab.bpe"));
+}
+
+// The same vocabulary in other bytes (encoder.json re-serialized with indentation
+// and its keys sorted): parsed from the files, not the built-in shortcut.
+TEST(TokenizerLoading, ReformattedReleasedFilesAreParsed) {
+  gpt2::test::TempDir dir("tok-reformatted");
+  const std::string reformatted =
+      nlohmann::json::parse(gpt2::test::read_file(tokenizer_data() / "encoder.json")).dump(1);
+  gpt2::test::write_file(dir / "encoder.json", reformatted);
+  fs::copy_file(tokenizer_data() / "vocab.bpe", dir / "vocab.bpe");
+  const auto tok = Tokenizer::from_model_dir(dir.path());
+  EXPECT_NE(tok.get(), Tokenizer::builtin().get());  // really parsed
+  EXPECT_EQ(tok->encoder_json_text(), reformatted);
+  expect_same_as_builtin(*tok);
 }
 
 TEST(TokenizerLoading, HuggingFaceVocabJsonGivesTheSameIds) {
@@ -82,9 +98,12 @@ TEST(TokenizerLoading, HuggingFaceVocabJsonGivesTheSameIds) {
 
 TEST(TokenizerLoading, ModelDirectoryWithReleasedOrHuggingFaceNames) {
   gpt2::test::TempDir released("tok-released");
-  fs::copy_file(tokenizer_data() / "encoder.json", released / "encoder.json");
+  // encoder.json with a trailing newline: other bytes than the built-in file, same vocabulary
+  gpt2::test::write_file(released / "encoder.json", gpt2::test::read_file(tokenizer_data() / "encoder.json") + "\n");
   fs::copy_file(tokenizer_data() / "vocab.bpe", released / "vocab.bpe");
-  expect_same_as_builtin(*Tokenizer::from_model_dir(released.path()));
+  const auto from_dir = Tokenizer::from_model_dir(released.path());
+  EXPECT_NE(from_dir.get(), Tokenizer::builtin().get());
+  expect_same_as_builtin(*from_dir);
 
   gpt2::test::TempDir hf("tok-hf");
   fs::copy_file(tokenizer_data() / "hf-vocab.json", hf / "vocab.json");

@@ -1,0 +1,44 @@
+// One decoding run over a model: its KV cache and its thread policy.
+//
+// prefill() runs the prompt in one pass; every step() after it feeds one token
+// per row. For few rows on the CPU the session holds an ops::SerialLibtorchGuard
+// from the first step on (libtorch's small ops, sampling over the vocabulary
+// included, stay on the calling thread so an idle OpenMP team does not take the
+// kernels' cores), so no decode loop has to remember to place it.
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "gpt2/kv_cache.hpp"
+#include "gpt2/model.hpp"
+#include "gpt2/ops.hpp"
+
+namespace gpt2 {
+
+class DecodeSession {
+ public:
+  // A cache for `batch` rows and `capacity` positions (0: n_ctx).
+  DecodeSession(GPT2Impl& model, int64_t batch, int64_t capacity = 0);
+
+  // ids: [B, T] int64 -> last-position logits [B, V]. Starts from an empty cache.
+  torch::Tensor prefill(const torch::Tensor& ids);
+  // next: [B, 1] int64 (one token per row) -> logits [B, V].
+  torch::Tensor step(const torch::Tensor& next);
+  // Same from host ids, one per row.
+  torch::Tensor step(const std::vector<int64_t>& next);
+
+  int64_t batch() const { return cache_.batch(); }
+  int64_t length() const { return cache_.length(); }
+  const KVCache& cache() const { return cache_; }
+
+ private:
+  GPT2Impl& model_;
+  KVCache cache_;
+  std::optional<ops::SerialLibtorchGuard> serial_;
+};
+
+}  // namespace gpt2
