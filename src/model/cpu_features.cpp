@@ -1,6 +1,6 @@
 // Runtime CPU feature detection for the kernels (GCC's cpu model also checks
 // that the OS saves the AVX-512 register state).
-#include "model/gemv.hpp"
+#include "model/cpu_features.hpp"
 
 namespace gpt2::ops::kernels {
 

@@ -1,4 +1,4 @@
-// AVX-512 kernels for few-row products (see gemv.hpp). Each function carries
+// AVX-512 kernels for few-row products (see kernels_avx512.hpp). Each function carries
 // its own target attribute, so the rest of the project keeps its baseline
 // flags; ops.cpp calls them only after cpu_features() said yes.
 #include <algorithm>
@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "model/gemv.hpp"
+#include "model/kernels_avx512.hpp"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 // GCC 12 warns about _mm512_undefined_* inside its own intrinsic headers.
@@ -118,7 +118,7 @@ GPT2_AVX512 void dot_any(const float* x, int64_t n_rows, const typename L::T* w,
 // ---------------------------------------------------------------------------
 // int8 dot form with VNNI: |x| (uint8) . (+-w) (int8) per 64-input block.
 // ---------------------------------------------------------------------------
-// Weights in the tiled layout (gemv.hpp): `g` points at row r0 of a 16-row
+// Weights in the tiled layout (kernels_avx512.hpp): `g` points at row r0 of a 16-row
 // group; rows r0..r0+R-1 of every 64-input block are read (block stride 1024).
 template <int R, int NR>
 GPT2_AVX512_VNNI void dot_i8_pass(const QuantizedRows& xq, int64_t n0, const int8_t* g, const float* w_scale,
@@ -183,7 +183,7 @@ GPT2_AVX512 void arrange_even_odd(const float* x, int64_t n_rows, int64_t in, fl
   }
 }
 
-// Weights in the tiled layout (gemv.hpp): `g` points at row r0 of a 16-row
+// Weights in the tiled layout (kernels_avx512.hpp): `g` points at row r0 of a 16-row
 // group; rows r0..r0+R-1 of every 32-input chunk are read (chunk stride 512).
 template <int R, int NR>
 GPT2_AVX512 void dot_bf16_pass(const float* xa, int64_t n0, const uint16_t* g, int64_t in, int64_t out,

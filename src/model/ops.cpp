@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "gpt2/errors.hpp"
-#include "model/gemv.hpp"
+#include "model/kernels_avx512.hpp"
 #include "model/work_pool.hpp"
 
 namespace gpt2::ops {
@@ -88,7 +88,7 @@ std::pair<int64_t, int64_t> split_range(int64_t n, int64_t parts, int64_t t, int
   return {b, std::min(n, b + chunk)};
 }
 
-// m [out, in] (float32) -> the kernels' tiled layout (gemv.hpp) in `type`:
+// m [out, in] (float32) -> the kernels' tiled layout (kernels_avx512.hpp) in `type`:
 // [ceil(out/16), ceil(in/width), 16, width], zero padded.
 torch::Tensor tile_rows(const torch::Tensor& m, torch::ScalarType type, int64_t width) {
   const int64_t out = m.size(0), in = m.size(1);

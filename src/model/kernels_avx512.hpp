@@ -1,4 +1,4 @@
-// Private: the CPU kernels behind gpt2::ops for few-row products (decoding at
+// Private: the AVX-512 kernels (kernels_avx512.cpp) behind gpt2::ops for few-row products (decoding at
 // batch 1..~16). Every kernel works on a caller-chosen range of outputs (or of
 // the reduction dimension) so that ops.cpp can split the work across threads.
 //
@@ -8,15 +8,10 @@
 
 #include <cstdint>
 
+#include "model/cpu_features.hpp"
+
 namespace gpt2::ops::kernels {
 
-// What the running CPU (and OS) supports, detected once.
-struct CpuFeatures {
-  bool avx512 = false;       // avx512f + bw + vl (the f32 and bf16 kernels)
-  bool avx512_vnni = false;  // + avx512_vnni (the int8 kernel)
-  bool avx512_bf16 = false;  // reported only (the bf16 kernel widens to f32; see dot_bf16_avx512)
-};
-const CpuFeatures& cpu_features();
 
 // ---- "axpy" form, weights W [in, out] row-major (Conv1D layout, float32) ----
 // Adds to part[n * out + o] (o in [0, out)) the sum over i in [i0, i1) of
