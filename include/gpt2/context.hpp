@@ -20,7 +20,9 @@ int64_t max_prompt_for(int64_t length, int64_t n_ctx);
 
 // Throws UsageError when the request does not fit, with a one-line message
 // giving the numbers and what would fit (--length N or less; --truncate-prompt
-// keeping the last M prompt tokens, when `can_truncate`).
-void check_context(int64_t prompt_tokens, int64_t length, int64_t n_ctx, bool can_truncate = false);
+// keeping the last M prompt tokens, when `can_truncate`; --context-shift, when
+// `can_shift`).
+void check_context(int64_t prompt_tokens, int64_t length, int64_t n_ctx, bool can_truncate = false,
+                   bool can_shift = false);
 
 }  // namespace gpt2

@@ -26,6 +26,11 @@ class DecodeSession {
 
   // ids: [B, T] int64 -> last-position logits [B, V]. Starts from an empty cache.
   torch::Tensor prefill(const torch::Tensor& ids);
+  // Every row its own tokens, all of one length T (positions 0..T-1): each
+  // distinct row is computed alone ([1, T]) and its keys/values copied into the
+  // rows that share it, so a row's numbers never depend on the other rows of
+  // the batch. -> last-position logits [B, V]. Starts from an empty cache.
+  torch::Tensor prefill_rows(const std::vector<std::vector<int64_t>>& rows);
   // next: [B, 1] int64 (one token per row) -> logits [B, V].
   torch::Tensor step(const torch::Tensor& next);
   // Same from host ids, one per row.

@@ -39,6 +39,12 @@ class KVCache {
   // Forgets every position (the memory is kept for reuse).
   void reset() { length_ = 0; }
 
+  // Copies positions [0, n) of row `src_row` of `src` into row `dst_row` of this
+  // cache (same layers and heads). Does not change length().
+  void copy_row(int64_t dst_row, const KVCache& src, int64_t src_row, int64_t n);
+  // Declares positions [0, n) filled in every row (after copy_row into each).
+  void set_length(int64_t n);
+
   // Bytes held by the cache tensors.
   int64_t bytes() const;
 

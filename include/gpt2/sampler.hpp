@@ -1,7 +1,11 @@
 // Token sampling with the released semantics (openai/gpt-2 src/sample.py), per row:
-//   logits / temperature -> top-k -> top-p -> one multinomial draw.
-// temperature 0 means greedy (argmax, first index on ties). Filters set removed
-// logits to -inf. Draws are by inverse CDF over float64 probabilities with a
+//   logits / temperature -> top-k -> top-p -> one multinomial draw,
+// extended by the samplers users expect (all off by default), in this order:
+//   repetition penalty -> presence/frequency penalties -> logit bias   (on the raw
+//   logits, so they change greedy decoding too)
+//   -> / temperature -> top-k -> top-p -> min-p -> typical-p -> draw.
+// temperature 0 means greedy (argmax of the penalised logits, first index on
+// ties). Filters set removed logits to -inf. Draws are by inverse CDF over float64 probabilities with a
 // per-sample random stream, so results are deterministic and do not depend on
 // batch size or on how many samples were drawn before.
 #pragma once
@@ -19,11 +23,49 @@ struct SamplingOptions {
   double temperature = 1.0;  // 0 = greedy
   int64_t top_k = 0;         // 0 = off
   double top_p = 1.0;        // 1 = off
+  // Hugging Face's repetition penalty over every token of the context (prompt
+  // included): logit / R where logit > 0, else logit * R. 1 = off.
+  double repetition_penalty = 1.0;
+  // OpenAI's rule over the generated tokens: logit - A * [count > 0] - B * count. 0 = off.
+  double presence_penalty = 0.0;
+  double frequency_penalty = 0.0;
+  // (token id, bias) added to that token's logit; -inf or <= -100 bans it.
+  std::vector<std::pair<int64_t, double>> logit_bias;
+  // After temperature: keep tokens with probability >= min_p * the top probability. 0 = off.
+  double min_p = 0.0;
+  // Locally typical sampling (Hugging Face's TypicalLogitsWarper), mass p. 1 = off.
+  double typical_p = 1.0;
+
+  bool has_penalties() const {
+    return repetition_penalty != 1.0 || presence_penalty != 0.0 || frequency_penalty != 0.0 || !logit_bias.empty();
+  }
 };
 
 // Throws UsageError (naming the flag) for temperature < 0 or not finite,
-// top_k < 0, top_p outside (0, 1].
-void validate_sampling(const SamplingOptions& opt);
+// top_k < 0, top_p outside (0, 1], repetition penalty not > 0, presence or
+// frequency penalty outside [-2, 2], min_p outside [0, 1), typical_p outside
+// (0, 1], a logit bias that is NaN or +inf. `vocab` > 0 also checks logit-bias
+// ids against the vocabulary.
+void validate_sampling(const SamplingOptions& opt, int64_t vocab = 0);
+
+// Parses "ID=BIAS" (BIAS a number, "-inf" allowed). UsageError naming --logit-bias.
+std::pair<int64_t, double> parse_logit_bias(const std::string& s);
+
+// ---- the penalties, on one row's logits (float, V entries), in place ----
+// context: every token id of the row so far (prompt + generated).
+void apply_repetition_penalty(float* logits, int64_t V, const std::vector<int64_t>& context, double penalty);
+// generated: the tokens this row has sampled.
+void apply_presence_frequency(float* logits, int64_t V, const std::vector<int64_t>& generated, double presence,
+                              double frequency);
+// Bias <= -100 (or -inf) bans the token (-inf).
+void apply_logit_bias(float* logits, int64_t V, const std::vector<std::pair<int64_t, double>>& bias);
+
+// logits [B, V] -> [B, V]: tokens whose probability is below p * the row's top
+// probability set to -inf. p = 0: unchanged.
+torch::Tensor min_p_filter(const torch::Tensor& logits, double p);
+// logits [B, V] -> [B, V], Hugging Face's TypicalLogitsWarper(mass = p,
+// min_tokens_to_keep = 1). p >= 1: unchanged.
+torch::Tensor typical_filter(const torch::Tensor& logits, double p);
 
 // logits [B, V] -> [B, V]: every logit below the k-th largest of its row set to
 // -inf (ties with the k-th largest are kept). k = 0 or k >= V: unchanged.
@@ -34,7 +76,7 @@ torch::Tensor top_k_filter(const torch::Tensor& logits, int64_t k);
 // probability is <= p; keep every logit >= the max(n, 1)-th largest. p >= 1: unchanged.
 torch::Tensor top_p_filter(const torch::Tensor& logits, double p);
 
-// temperature (> 0), then top-k, then top-p: logits [B, V] -> filtered [B, V] float32.
+// temperature (> 0), then top-k, top-p, min-p, typical-p: logits [B, V] -> filtered [B, V] float32.
 torch::Tensor filter_logits(const torch::Tensor& logits, const SamplingOptions& opt);
 
 // The distribution a draw follows: softmax of filter_logits, [B, V] float64 on the CPU.
@@ -60,10 +102,17 @@ int64_t draw_index(const double* probs, int64_t n, double u);
 // index of the largest value (the first one on ties), n > 0.
 int64_t argmax_index(const float* values, int64_t n);
 
+// What the penalties need of one row: its prompt and the tokens it generated.
+struct RowHistory {
+  const std::vector<int64_t>* prompt = nullptr;
+  const std::vector<int64_t>* generated = nullptr;
+};
+
 // One token per row: logits [B, V] (any device) -> B ids. rngs.size() == B; each
-// row uses its own stream (one uniform per call; greedy draws none).
+// row uses its own stream (one uniform per call; greedy draws none). With
+// penalties or a logit bias, `history` gives every row's tokens (size B).
 // Throws gpt2::Error if a row's logits are not finite.
 std::vector<int64_t> sample_tokens(const torch::Tensor& logits, const SamplingOptions& opt,
-                                   std::vector<SampleRng>& rngs);
+                                   std::vector<SampleRng>& rngs, const std::vector<RowHistory>& history = {});
 
 }  // namespace gpt2

@@ -16,6 +16,7 @@ std::unique_ptr<CLI::App> make_app(CliIO& io) {
   register_tokenizer_commands(*app, io);
   register_checkpoint_commands(*app, io);
   register_generate_commands(*app, io);
+  register_merge_command(*app, io);
   register_download_command(*app, io);
   register_bench_command(*app, io);
   return app;

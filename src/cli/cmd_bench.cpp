@@ -8,6 +8,9 @@
 #include "gpt2/bench.hpp"
 #include "gpt2/errors.hpp"
 #include "gpt2/model_names.hpp"
+#include "gpt2/save_model.hpp"
+#include "gpt2/tokenizer.hpp"
+#include "gpt2/weights.hpp"
 
 namespace gpt2::cli {
 
@@ -27,9 +30,21 @@ struct BenchCliOptions {
   bool json = false;
   bool accuracy = false;
   bool quiet = false;
+  std::string save_random;  // write the random weights as a model directory and exit
 };
 
+// --save-random DIR: the random weights `bench --random SIZE --seed N` measures,
+// as a complete model directory (for soak runs, dataset-cost and fine-tuning
+// measurements without downloaded weights).
+void save_random_model(const BenchCliOptions& o, CliIO& io) {
+  if (!o.model.empty()) throw UsageError("--save-random writes random weights; it does not take --model");
+  const HParams hp = HParams::released(o.random);
+  save_model_dir(o.save_random, random_model_weights(hp, o.seed), *Tokenizer::builtin());
+  io.err << "gpt2: wrote random " << o.random << " weights (seed " << o.seed << ") to " << o.save_random << "\n";
+}
+
 void run_bench_command(const BenchCliOptions& o, CliIO& io, bool random_given) {
+  if (!o.save_random.empty()) return save_random_model(o, io);
   if (!o.model.empty() && random_given) throw UsageError("give either --model or --random, not both");
   BenchOptions b;
   b.weight_type = ops::parse_weight_type(o.dtype);
@@ -78,6 +93,8 @@ void register_bench_command(CLI::App& app, CliIO& io) {
                 "Also compare --dtype against float32 (libtorch reference): logit error, greedy agreement");
   sub->add_flag("--json", opt->json, "Print one JSON object instead of text");
   sub->add_flag("-q,--quiet", opt->quiet, "No progress lines on stderr");
+  sub->add_option("--save-random", opt->save_random,
+                  "Write the random weights of --random/--seed as a model directory DIR and exit (no benchmark)");
   sub->callback([opt, random, &io] { run_bench_command(*opt, io, random->count() > 0); });
 }
 

@@ -11,8 +11,7 @@
 #include <vector>
 
 #include "cli/commands.hpp"
-#include "cli/model_options.hpp"
-#include "cli/sample_writer.hpp"
+#include "cli/sample_options.hpp"
 #include "gpt2/context.hpp"
 #include "gpt2/errors.hpp"
 #include "gpt2/file_io.hpp"
@@ -24,112 +23,6 @@
 namespace gpt2::cli {
 
 namespace {
-
-// ---------------------------------------------------------------------------
-// Options
-// ---------------------------------------------------------------------------
-
-enum class Mode { kConditional, kUnconditional };
-
-struct SampleOptions {
-  Mode mode = Mode::kConditional;
-  ModelCliOptions model;
-  int64_t length = 0;      // 0 with length_opt unset: the default (n_ctx/2 or n_ctx)
-  int64_t nsamples = 1;
-  int64_t batch_size = 1;
-  double temperature = 1.0;
-  int64_t top_k = 0;
-  double top_p = 1.0;
-  uint64_t seed = 0;
-  std::vector<std::string> stop;
-  bool ignore_eot = false;
-  std::string format = "text";
-  bool raw = false;
-  bool verbose = false;
-  // generate only
-  std::string prompt;
-  std::string prompt_file;
-  bool echo = false;
-  bool truncate_prompt = false;
-
-  CLI::Option* length_opt = nullptr;
-  CLI::Option* seed_opt = nullptr;
-  CLI::Option* prompt_opt = nullptr;
-};
-
-// Opens the model through the library's one loader.
-LoadedModel load(const SampleOptions& o, std::ostream& err) {
-  LoadedModel l = load_model(o.model.spec());
-  if (o.verbose) err << "gpt2: " << l.describe() << "\n";
-  return l;
-}
-
-// ---------------------------------------------------------------------------
-// Validation
-// ---------------------------------------------------------------------------
-
-Format validate(const SampleOptions& o) {
-  if (o.format != "text" && o.format != "jsonl")
-    throw UsageError("--format must be text or jsonl, got '" + o.format + "'");
-  if (o.raw && o.format == "jsonl") throw UsageError("--raw and --format jsonl cannot be combined");
-  if (o.mode == Mode::kConditional && o.nsamples < 1)
-    throw UsageError("--nsamples must be at least 1, got " + std::to_string(o.nsamples));
-  if (o.nsamples < 0)
-    throw UsageError("--nsamples must be >= 0 (0 = until interrupted), got " + std::to_string(o.nsamples));
-  if (o.batch_size < 1) throw UsageError("--batch-size must be at least 1, got " + std::to_string(o.batch_size));
-  if (o.nsamples > 0 && o.nsamples % o.batch_size != 0)
-    throw UsageError("--batch-size " + std::to_string(o.batch_size) + " must divide --nsamples " +
-                     std::to_string(o.nsamples));
-  if (o.length_opt->count() > 0 && o.length < 1)
-    throw UsageError("--length must be at least 1, got " + std::to_string(o.length));
-  for (const auto& s : o.stop)
-    if (s.empty()) throw UsageError("--stop must not be empty");
-  SamplingOptions so{o.temperature, o.top_k, o.top_p};
-  validate_sampling(so);
-  o.model.spec();  // --dtype, --threads
-  if (o.format == "jsonl") return Format::kJsonl;
-  return o.raw ? Format::kRaw : Format::kReleased;
-}
-
-// --length or its default; checked against the context with a 1-token prompt
-// (the prompt, once known, is checked by fit_prompt).
-int64_t resolve_length(const SampleOptions& o, const HParams& hp) {
-  const int64_t length = o.length_opt->count() > 0 ? o.length
-                         : o.mode == Mode::kConditional ? hp.n_ctx / 2 : hp.n_ctx;
-  check_context(1, length, hp.n_ctx);
-  return length;
-}
-
-// The prompt tokens, made to fit the context rule (gpt2/context.hpp): with
-// --truncate-prompt its last tokens are kept, else an error says what fits.
-std::vector<TokenId> fit_prompt(std::vector<TokenId> ids, int64_t length, const SampleOptions& o,
-                                const HParams& hp, std::ostream& err) {
-  if (ids.empty()) throw UsageError("the prompt is empty (use `gpt2 sample-unconditional` for no prompt)");
-  const int64_t n = static_cast<int64_t>(ids.size());
-  if (fits_context(n, length, hp.n_ctx)) return ids;
-  const int64_t room = max_prompt_for(length, hp.n_ctx);
-  if (!o.truncate_prompt || room < 1) check_context(n, length, hp.n_ctx, /*can_truncate=*/true);  // throws
-  err << "gpt2: prompt truncated from " << n << " to its last " << room << " tokens\n";
-  return std::vector<TokenId>(ids.end() - room, ids.end());
-}
-
-// ---------------------------------------------------------------------------
-// Output
-// ---------------------------------------------------------------------------
-
-nlohmann::json settings_json(const SampleOptions& o, int64_t length, const LoadedModel& l) {
-  return {{"model", o.model.model},
-          {"model_dir", l.dir.string()},
-          {"length", length},
-          {"batch_size", o.batch_size},
-          {"temperature", o.temperature},
-          {"top_k", o.top_k},
-          {"top_p", o.top_p},
-          {"ignore_eot", o.ignore_eot},
-          {"stop", o.stop},
-          {"dtype", o.model.dtype},
-          {"device", l.model->device().str()}};
-}
 
 // ---------------------------------------------------------------------------
 // Running
@@ -151,12 +44,7 @@ bool run_samples(Session& s, const std::vector<TokenId>& prompt_ids, const std::
   const SampleOptions& o = s.opt;
   SampleWriter writer(s.io.out, s.format, o.echo && has_prompt);
   const bool stream = writer.streams(o.batch_size);
-  GenerateOptions g;
-  g.length = s.length;
-  g.sampling = SamplingOptions{o.temperature, o.top_k, o.top_p};
-  g.seed = s.seed;
-  g.ignore_eot = o.ignore_eot;
-  g.stop = o.stop;
+  GenerateOptions g = generate_options(o, s.length, s.seed);
   nlohmann::json base;
   if (s.format == Format::kJsonl) {
     base["prompt"] = has_prompt ? nlohmann::json(prompt_text) : nlohmann::json(nullptr);
@@ -199,44 +87,27 @@ bool run_samples(Session& s, const std::vector<TokenId>& prompt_ids, const std::
   return true;
 }
 
-std::string strip_one_newline(std::string s) {
-  if (!s.empty() && s.back() == '\n') s.pop_back();
-  if (!s.empty() && s.back() == '\r') s.pop_back();
-  return s;
-}
-
-uint64_t choose_seed(const SampleOptions& o, std::ostream& err) {
-  if (o.seed_opt->count() > 0) return o.seed;
-  std::random_device rd;
-  const uint64_t seed = ((static_cast<uint64_t>(rd()) << 32) | rd()) & ((uint64_t{1} << 53) - 1);
-  err << "gpt2: seed " << seed << " (pass --seed " << seed << " to reproduce)\n";
-  return seed;
-}
-
-void finish_interrupted(const SampleOptions& o, CliIO& io) {
-  io.out.flush();
-  if (o.mode == Mode::kUnconditional && o.nsamples == 0) {
-    io.err << "gpt2: interrupted\n";
-    return;  // the normal way to end an endless run
-  }
-  throw InterruptedError("interrupted");
-}
-
 void run_generate(const SampleOptions& o, CliIO& io) {
   const Format format = validate(o);
-  if (!o.prompt_file.empty() && o.prompt_opt->count() > 0)
-    throw UsageError("give the prompt with --prompt or --prompt-file, not both");
+  const int sources = (o.prompt_opt->count() > 0) + !o.prompt_file.empty() + !o.prompts.empty();
+  if (sources > 1) throw UsageError("give the prompt with one of --prompt, --prompt-file or --prompts");
   install_interrupt_handler();
 
   // Where the prompt comes from (read stdin before the slow model load).
   std::string prompt;
   bool interactive = false;
+  if (!o.prompts.empty()) return run_dataset(o, io, "");
   if (o.prompt_opt->count() > 0) prompt = o.prompt;
   else if (!o.prompt_file.empty()) prompt = strip_one_newline(read_file(o.prompt_file, "--prompt-file"));
   else if (io.stdin_is_tty) interactive = true;
   else prompt = strip_one_newline(read_stream(io.in, "the prompt from stdin"));
   if (!interactive && prompt.empty())
     throw UsageError("the prompt is empty (use `gpt2 sample-unconditional` for no prompt)");
+  if (o.dataset_run()) {
+    if (interactive) throw UsageError("--format dataset, --shard and --output need a prompt (--prompt, --prompt-file, "
+                                      "--prompts or stdin), not a terminal");
+    return run_dataset(o, io, prompt);
+  }
 
   LoadedModel loaded = load(o, io.err);
   const HParams& hp = loaded.hp;
@@ -280,6 +151,7 @@ void run_generate(const SampleOptions& o, CliIO& io) {
 void run_unconditional(const SampleOptions& o, CliIO& io) {
   const Format format = validate(o);
   install_interrupt_handler();
+  if (o.dataset_run()) return run_dataset(o, io, "");
   LoadedModel loaded = load(o, io.err);
   Session s{o, io, format, loaded, choose_seed(o, io.err), resolve_length(o, loaded.hp)};
   const std::vector<TokenId> start = {loaded.tokenizer->eot_id()};  // as released: <|endoftext|>
@@ -299,17 +171,42 @@ void add_common_options(CLI::App* sub, SampleOptions& o) {
   sub->add_option("--nsamples", o.nsamples,
                   o.mode == Mode::kConditional ? "Samples per prompt" : "Samples to draw (0: until Ctrl-C)")
       ->capture_default_str();
-  sub->add_option("--batch-size", o.batch_size, "Samples computed together (must divide --nsamples)")
+  sub->add_option("--batch-size", o.batch_size,
+                  "Samples computed together (must divide --nsamples, except in dataset runs)")
       ->capture_default_str();
   sub->add_option("--temperature", o.temperature, "Softmax temperature; 0 = greedy")->capture_default_str();
   sub->add_option("--top-k", o.top_k, "Keep the k most likely tokens (ties included); 0 = off; 40 recommended")
       ->capture_default_str();
   sub->add_option("--top-p", o.top_p, "Nucleus sampling: smallest prefix of probability <= p; 1 = off")
       ->capture_default_str();
+  sub->add_option("--repetition-penalty", o.repetition_penalty,
+                  "Hugging Face's rule over every context token (prompt included): logit/R if > 0, else logit*R; 1 = off")
+      ->capture_default_str();
+  sub->add_option("--presence-penalty", o.presence_penalty,
+                  "OpenAI's rule: subtract A from the logit of every token generated so far; -2..2, 0 = off")
+      ->capture_default_str();
+  sub->add_option("--frequency-penalty", o.frequency_penalty,
+                  "OpenAI's rule: subtract B x (times generated) from a token's logit; -2..2, 0 = off")
+      ->capture_default_str();
+  sub->add_option("--logit-bias", o.logit_bias, "ID=BIAS added to that token's logit (repeatable); -inf or <= -100 bans it");
+  sub->add_option("--min-p", o.min_p, "After temperature, keep tokens with probability >= P x the top one; 0 = off")
+      ->capture_default_str();
+  sub->add_option("--typical-p", o.typical_p, "Locally typical sampling (Hugging Face's TypicalLogitsWarper); 1 = off")
+      ->capture_default_str();
+  sub->add_flag("--context-shift", o.context_shift,
+                "Generate past n_ctx: when the context is full, keep its last n_ctx/2 tokens and go on");
+  sub->add_option("--shard", o.shard,
+                  "i/n: only the samples (prompts, with --prompts) whose index is i mod n; auto: from Slurm "
+                  "(SLURM_ARRAY_TASK_ID/_MIN/_COUNT) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX, GPT2_SHARD_COUNT)");
+  sub->add_option("--output", o.output,
+                  "Append records to this file (fsync per batch); a rerun resumes, skipping the ids it holds");
   o.seed_opt = sub->add_option("--seed", o.seed, "Random seed (default: random, printed to stderr)");
   sub->add_option("--stop", o.stop, "End a sample before this string (repeatable)");
   sub->add_flag("--ignore-eot", o.ignore_eot, "Keep going past <|endoftext|> (the released scripts did)");
-  sub->add_option("--format", o.format, "Output format: text (the released one) or jsonl")->capture_default_str();
+  sub->add_option("--format", o.format,
+                  "Output format: text (the released one), jsonl, or dataset (gpt-2-output-dataset records "
+                  "{id, ended, length, text})")
+      ->capture_default_str();
   sub->add_flag("--raw", o.raw, "Print only the text of each sample, no SAMPLE headers");
   sub->add_flag("-v,--verbose", o.verbose, "Print load time and prompt/generation speed to stderr");
 }
@@ -323,6 +220,9 @@ void register_generate_commands(CLI::App& app, CliIO& io) {
       "generate", "Continue a prompt (--prompt, --prompt-file, stdin, or an interactive loop on a terminal)");
   gen->prompt_opt = g->add_option("-p,--prompt", gen->prompt, "The prompt text");
   g->add_option("--prompt-file", gen->prompt_file, "Read the prompt from this file (one trailing newline dropped)");
+  g->add_option("--prompts", gen->prompts,
+                "Many prompts: a text file (one per line) or JSONL ({\"id\": ..., \"prompt\": ...} per line); "
+                "--nsamples per prompt, batched across prompts");
   add_common_options(g, *gen);
   g->add_flag("--echo", gen->echo, "Print the prompt before each sample's text");
   g->add_flag("--truncate-prompt", gen->truncate_prompt,

@@ -16,7 +16,7 @@ int64_t max_length_after(int64_t prompt_tokens, int64_t n_ctx) { return n_ctx - 
 
 int64_t max_prompt_for(int64_t length, int64_t n_ctx) { return n_ctx - length + 1; }
 
-void check_context(int64_t prompt_tokens, int64_t length, int64_t n_ctx, bool can_truncate) {
+void check_context(int64_t prompt_tokens, int64_t length, int64_t n_ctx, bool can_truncate, bool can_shift) {
   if (fits_context(prompt_tokens, length, n_ctx)) return;
   const int64_t max_len = max_length_after(prompt_tokens, n_ctx);
   const int64_t room = max_prompt_for(length, n_ctx);
@@ -29,6 +29,7 @@ void check_context(int64_t prompt_tokens, int64_t length, int64_t n_ctx, bool ca
                         : ", or a prompt of at most " + std::to_string(room) + " tokens";
   else
     msg += " (--length " + std::to_string(length) + " alone exceeds the context)";
+  if (can_shift && prompt_tokens <= n_ctx) msg += ", or --context-shift to generate past the context";
   throw UsageError(msg);
 }
 

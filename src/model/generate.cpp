@@ -3,6 +3,7 @@
 #include <torch/cuda.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "gpt2/context.hpp"
@@ -35,107 +36,163 @@ using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
-// Every check of a generate() request, before anything is computed.
+// Every check of a request, before anything is computed.
 void check_request(const HParams& hp, const std::shared_ptr<const Tokenizer>& tokenizer,
-                   const std::vector<TokenId>& prompt, int64_t batch, const GenerateOptions& options) {
-  const int64_t T = static_cast<int64_t>(prompt.size());
+                   const std::vector<RowRequest>& rows, const GenerateOptions& options) {
   if (!tokenizer) throw UsageError("generate: no tokenizer");
+  if (rows.empty()) throw UsageError("--batch-size must be at least 1");
+  const int64_t T = static_cast<int64_t>(rows[0].prompt.size());
   if (T < 1) throw UsageError("the prompt is empty (it must have at least one token)");
+  for (const RowRequest& r : rows)
+    if (static_cast<int64_t>(r.prompt.size()) != T)
+      throw UsageError("generate_rows: every prompt of a batch must have the same number of tokens");
   if (options.length < 1) throw UsageError("--length must be at least 1");
-  if (batch < 1) throw UsageError("--batch-size must be at least 1");
-  check_context(T, options.length, hp.n_ctx);  // the one context rule (gpt2/context.hpp)
-  validate_sampling(options.sampling);
+  if (options.context_shift) {
+    if (T > hp.n_ctx)
+      throw UsageError("a prompt of " + std::to_string(T) + " tokens does not fit the model's context of " +
+                       std::to_string(hp.n_ctx) + " tokens, even with --context-shift; use a shorter prompt or "
+                       "--truncate-prompt");
+  } else {
+    check_context(T, options.length, hp.n_ctx, false, true);  // the one context rule (gpt2/context.hpp)
+  }
   const int64_t vocab = tokenizer->vocab_size();
+  validate_sampling(options.sampling, vocab);
   if (vocab > hp.n_vocab)
     throw Error("the tokenizer has " + std::to_string(vocab) + " tokens but the model only " +
                 std::to_string(hp.n_vocab));
-  for (TokenId id : prompt)
-    if (id < 0 || id >= vocab) throw UsageError("prompt token id " + std::to_string(id) + " is outside the vocabulary");
+  for (const RowRequest& r : rows)
+    for (TokenId id : r.prompt)
+      if (id < 0 || id >= vocab) throw UsageError("prompt token id " + std::to_string(id) + " is outside the vocabulary");
 }
 
-}  // namespace
+// The state of one row while it is generated.
+struct Row {
+  std::vector<int64_t> prompt;  // its prompt
+  std::vector<int64_t> fed;     // every token of its sequence so far (prompt + each sampled token)
+  std::vector<int64_t> generated;  // the tokens it keeps (for penalties)
+  bool done = false;
+};
 
-GenerateResult generate(GPT2Impl& model, const std::shared_ptr<const Tokenizer>& tokenizer,
-                        const std::vector<TokenId>& prompt, int64_t batch,
-                        const GenerateOptions& options, const GenerateCallbacks& callbacks) {
+// One group of rows (at most ops::kMaxKernelRows on the CPU) generated together.
+// `offset`: index of the group's first row in `result` and in the callbacks.
+void generate_group(GPT2Impl& model, const std::shared_ptr<const Tokenizer>& tokenizer,
+                    const std::vector<RowRequest>& requests, int64_t offset, const GenerateOptions& options,
+                    const GenerateCallbacks& callbacks, GenerateResult& result) {
   const HParams& hp = model.hparams();
-  const int64_t T = static_cast<int64_t>(prompt.size());
-  check_request(hp, tokenizer, prompt, batch, options);
+  const int64_t B = static_cast<int64_t>(requests.size());
+  const int64_t T = static_cast<int64_t>(requests[0].prompt.size());
   const int64_t vocab = tokenizer->vocab_size();
   const TokenId eot = tokenizer->eot_id();
 
-  GenerateResult result;
-  result.rows.resize(static_cast<size_t>(batch));
+  std::vector<Row> rows(static_cast<size_t>(B));
   std::vector<TextStream> texts;
   std::vector<SampleRng> rngs;
-  texts.reserve(static_cast<size_t>(batch));
-  rngs.reserve(static_cast<size_t>(batch));
-  for (int64_t r = 0; r < batch; ++r) {
+  std::vector<RowHistory> history;
+  for (int64_t r = 0; r < B; ++r) {
+    Row& row = rows[static_cast<size_t>(r)];
+    row.prompt.assign(requests[static_cast<size_t>(r)].prompt.begin(), requests[static_cast<size_t>(r)].prompt.end());
+    row.fed = row.prompt;
     texts.emplace_back(tokenizer, options.stop);
-    rngs.emplace_back(options.seed, options.first_sample + static_cast<uint64_t>(r));
+    rngs.emplace_back(options.seed, requests[static_cast<size_t>(r)].sample_index);
   }
-  std::vector<bool> done(static_cast<size_t>(batch), false);
-  int64_t unfinished = batch;
+  for (Row& row : rows) history.push_back({&row.prompt, &row.generated});
+  int64_t unfinished = B;
   auto emit = [&](int64_t r, const std::string& s) {
-    if (!s.empty() && callbacks.on_text) callbacks.on_text(r, s);
+    if (!s.empty() && callbacks.on_text) callbacks.on_text(offset + r, s);
   };
   auto end_row = [&](int64_t r, FinishReason why) {
     const size_t i = static_cast<size_t>(r);
+    GeneratedRow& out = result.rows[static_cast<size_t>(offset + r)];
     emit(r, texts[i].finish());
-    result.rows[i].finish = texts[i].stopped() ? FinishReason::kStop : why;
-    result.rows[i].text = texts[i].text();
-    done[i] = true;
+    out.finish = texts[i].stopped() ? FinishReason::kStop : why;
+    out.text = texts[i].text();
+    rows[i].done = true;
     --unfinished;
   };
   auto interrupted = [&] { return callbacks.should_stop && callbacks.should_stop(); };
-
-  c10::InferenceMode guard;
-  DecodeSession session(model, batch, positions_needed(T, options.length));
   if (interrupted()) {
-    for (int64_t r = 0; r < batch; ++r) end_row(r, FinishReason::kInterrupted);
-    return result;
+    for (int64_t r = 0; r < B; ++r) end_row(r, FinishReason::kInterrupted);
+    return;
   }
 
-  // Prompt: every row the same tokens, one pass.
+  const int64_t capacity = options.context_shift ? hp.n_ctx : positions_needed(T, options.length);
+  const int64_t keep = std::max<int64_t>(1, hp.n_ctx / 2);  // K: the context kept by a shift
+  DecodeSession session(model, B, capacity);
   auto t0 = Clock::now();
-  torch::Tensor ids = torch::tensor(std::vector<int64_t>(prompt.begin(), prompt.end()), torch::kInt64)
-                          .unsqueeze(0)
-                          .expand({batch, T})
-                          .contiguous();                    // [B, T]
-  torch::Tensor logits = session.prefill(ids);               // [B, V]
+  std::vector<std::vector<int64_t>> prompts;
+  for (const Row& row : rows) prompts.push_back(row.prompt);
+  torch::Tensor logits = session.prefill_rows(prompts);  // [B, V]
   if (logits.is_cuda()) torch::cuda::synchronize();
-  result.stats.prompt_tokens = batch * T;
-  result.stats.prompt_ms = ms_since(t0);
+  result.stats.prompt_tokens += B * T;
+  result.stats.prompt_ms += ms_since(t0);
 
   t0 = Clock::now();
   for (int64_t step = 0; step < options.length; ++step) {
     if (vocab < hp.n_vocab) logits = logits.narrow(1, 0, vocab);  // [B, vocab]: never ids without text
-    const std::vector<int64_t> next = sample_tokens(logits, options.sampling, rngs);
+    const std::vector<int64_t> next = sample_tokens(logits, options.sampling, rngs, history);
     result.stats.generated_tokens += unfinished;
-    for (int64_t r = 0; r < batch; ++r) {
-      const size_t i = static_cast<size_t>(r);
-      if (done[i]) continue;
-      const TokenId id = static_cast<TokenId>(next[i]);
+    for (int64_t r = 0; r < B; ++r) {
+      Row& row = rows[static_cast<size_t>(r)];
+      row.fed.push_back(next[static_cast<size_t>(r)]);
+      if (row.done) continue;
+      const TokenId id = static_cast<TokenId>(next[static_cast<size_t>(r)]);
       if (id == eot && !options.ignore_eot) {
         end_row(r, FinishReason::kEndOfText);
         continue;
       }
-      result.rows[i].tokens.push_back(id);
-      emit(r, texts[i].push(id));
-      if (texts[i].stopped()) end_row(r, FinishReason::kStop);
+      row.generated.push_back(id);
+      result.rows[static_cast<size_t>(offset + r)].tokens.push_back(id);
+      emit(r, texts[static_cast<size_t>(r)].push(id));
+      if (texts[static_cast<size_t>(r)].stopped()) end_row(r, FinishReason::kStop);
     }
     if (unfinished == 0 || step + 1 == options.length) break;
     if (interrupted()) {
-      for (int64_t r = 0; r < batch; ++r)
-        if (!done[static_cast<size_t>(r)]) end_row(r, FinishReason::kInterrupted);
+      for (int64_t r = 0; r < B; ++r)
+        if (!rows[static_cast<size_t>(r)].done) end_row(r, FinishReason::kInterrupted);
       break;
     }
-    logits = session.step(next);  // [B, V]
+    if (session.length() < hp.n_ctx) {
+      logits = session.step(next);  // [B, V]
+    } else {  // context shift: the last K tokens of every row, recomputed from position 0
+      std::vector<std::vector<int64_t>> windows;
+      for (const Row& row : rows) windows.emplace_back(row.fed.end() - keep, row.fed.end());
+      logits = session.prefill_rows(windows);  // [B, V]
+      result.stats.context_shifts += 1;
+    }
   }
-  for (int64_t r = 0; r < batch; ++r)
-    if (!done[static_cast<size_t>(r)]) end_row(r, FinishReason::kLength);
-  result.stats.generate_ms = ms_since(t0);
+  for (int64_t r = 0; r < B; ++r)
+    if (!rows[static_cast<size_t>(r)].done) end_row(r, FinishReason::kLength);
+  result.stats.generate_ms += ms_since(t0);
+}
+
+}  // namespace
+
+GenerateResult generate_rows(GPT2Impl& model, const std::shared_ptr<const Tokenizer>& tokenizer,
+                             const std::vector<RowRequest>& rows, const GenerateOptions& options,
+                             const GenerateCallbacks& callbacks) {
+  check_request(model.hparams(), tokenizer, rows, options);
+  c10::InferenceMode guard;
+  GenerateResult result;
+  result.rows.resize(rows.size());
+  // On the CPU, groups of at most kMaxKernelRows rows: every decode step then runs
+  // on the few-row kernels, whose per-row arithmetic does not depend on the batch.
+  const int64_t n = static_cast<int64_t>(rows.size());
+  const int64_t group = model.device().is_cpu() ? ops::kMaxKernelRows : n;
+  for (int64_t g = 0; g < n; g += group) {
+    const int64_t end = std::min(n, g + group);
+    std::vector<RowRequest> part(rows.begin() + g, rows.begin() + end);
+    generate_group(model, tokenizer, part, g, options, callbacks, result);
+  }
   return result;
+}
+
+GenerateResult generate(GPT2Impl& model, const std::shared_ptr<const Tokenizer>& tokenizer,
+                        const std::vector<TokenId>& prompt, int64_t batch, const GenerateOptions& options,
+                        const GenerateCallbacks& callbacks) {
+  if (batch < 1) throw UsageError("--batch-size must be at least 1");
+  std::vector<RowRequest> rows(static_cast<size_t>(batch));
+  for (int64_t r = 0; r < batch; ++r) rows[static_cast<size_t>(r)] = {prompt, options.first_sample + static_cast<uint64_t>(r)};
+  return generate_rows(model, tokenizer, rows, options, callbacks);
 }
 
 }  // namespace gpt2

@@ -50,6 +50,23 @@ void KVCache::advance(int64_t t) {
   length_ += t;
 }
 
+void KVCache::copy_row(int64_t dst_row, const KVCache& src, int64_t src_row, int64_t n) {
+  if (src.num_layers() != num_layers() || dst_row < 0 || dst_row >= batch_ || src_row < 0 ||
+      src_row >= src.batch_ || n < 0 || n > src.capacity_ || n > capacity_)
+    throw UsageError("KV cache copy_row: row " + std::to_string(src_row) + " -> " + std::to_string(dst_row) +
+                     ", " + std::to_string(n) + " positions do not fit");
+  for (size_t l = 0; l < keys_.size(); ++l) {
+    keys_[l][dst_row].narrow(1, 0, n).copy_(src.keys_[l][src_row].narrow(1, 0, n));      // [H, n, D]
+    values_[l][dst_row].narrow(1, 0, n).copy_(src.values_[l][src_row].narrow(1, 0, n));  // [H, n, D]
+  }
+}
+
+void KVCache::set_length(int64_t n) {
+  if (n < 0 || n > capacity_)
+    throw UsageError("KV cache length " + std::to_string(n) + " is outside 0.." + std::to_string(capacity_));
+  length_ = n;
+}
+
 int64_t KVCache::bytes() const {
   int64_t n = 0;
   for (const auto& k : keys_) n += k.numel() * static_cast<int64_t>(k.element_size());

@@ -191,13 +191,19 @@ void dot_kernel(WeightType type, const torch::Tensor& x, const torch::Tensor& w,
 // Axpy-form float32 kernel on w [in, out]: the input rows are split in chunks,
 // each chunk's slab of W is streamed once into a private partial sum, then the
 // partials and the bias are added.
+// Reduction chunks of the axpy kernel (fixed: see axpy_kernel).
+constexpr int64_t kAxpyChunks = 16;
+
 void axpy_kernel(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias, torch::Tensor& y) {
   const int64_t n = x.size(0), in = w.size(0), out = w.size(1);
   const float* xp = x.data_ptr<float>();
   const float* wp = w.data_ptr<float>();
   const int threads = thread_count(w.numel() * 4);
-  // One partial sum per chunk; more chunks balance better but cost more to add up.
-  const int64_t tasks = threads <= 1 ? 1 : std::min<int64_t>(threads * (n == 1 ? kChunksPerThread : 1), (in + 7) / 8);
+  // One partial sum per chunk, added in chunk order. The chunks depend on the
+  // weight's shape only, never on the row count or the thread count, so a row's
+  // result is bitwise the same whatever batch it is computed in (what lets
+  // sharded dataset generation reproduce one process byte for byte).
+  const int64_t tasks = std::min<int64_t>(kAxpyChunks, (in + 7) / 8);
   const int64_t part_len = n * out;
   auto* part = static_cast<float*>(scratch(static_cast<size_t>(tasks * part_len) * sizeof(float)));
   run_chunks(tasks, threads, [&](int64_t t) {
