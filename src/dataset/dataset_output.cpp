@@ -74,6 +74,11 @@ ResumableOutput::ResumableOutput(const fs::path& file, const nlohmann::json& set
                        (settings.contains(key) ? settings.at(key).dump() : "unset") +
                        " now); use another --output file or the same settings");
   }
+  std::error_code ec;
+  if (!read_output_settings(file) && fs::exists(file, ec) && fs::file_size(file, ec) > 0)
+    throw UsageError("--output " + file.string() + " already holds data but has no " +
+                     output_sidecar_path(file).filename().string() +
+                     ": it was not written by a gpt2 --output run; move it away or choose another file");
   fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) throw IoError("cannot open --output " + file.string() + ": " + errno_text());
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0)

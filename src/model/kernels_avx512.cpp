@@ -2,6 +2,7 @@
 // its own target attribute, so the rest of the project keeps its baseline
 // flags; ops.cpp calls them only after cpu_features() said yes.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <stdexcept>
 #include <vector>
@@ -152,9 +153,11 @@ GPT2_AVX512_VNNI void dot_i8_pass(const QuantizedRows& xq, int64_t n0, const int
   }
   for (int r = 0; r < rows; ++r)
     for (int k = 0; k < NR; ++k) {
-      float v = _mm512_reduce_add_ps(acc[r][k]) * w_scale[o + r];
-      if (bias) v += bias[o + r];
-      y[(n0 + k) * out + o + r] = v;
+      // One explicit fused multiply-add: left to the compiler, `sum * scale + bias`
+      // was contracted in some instantiations of this template and not in others,
+      // so a row's result depended on how many rows shared the call.
+      const float sum = _mm512_reduce_add_ps(acc[r][k]);
+      y[(n0 + k) * out + o + r] = bias ? std::fma(sum, w_scale[o + r], bias[o + r]) : sum * w_scale[o + r];
     }
 }
 

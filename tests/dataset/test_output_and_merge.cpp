@@ -51,6 +51,9 @@ TEST(ResumableOutput, OneWriterAtATimeAndBadRecordsNamed) {
   EXPECT_THROW(ResumableOutput(f, {{"seed", 1}}), IoError);
   test::TempDir e("out2");
   test::write_file(e / "x.jsonl", rec(1) + "\n" + rec(1) + "\n");
+  // A file with records but no sidecar was not written by --output: refused.
+  EXPECT_THROW(ResumableOutput(e / "x.jsonl", {{"seed", 1}}), UsageError);
+  test::write_file(e / "x.jsonl.meta.json", "{\"settings\": {\"seed\": 1}}");
   try {
     ResumableOutput dup(e / "x.jsonl", {{"seed", 1}});
     FAIL() << "no error";

@@ -248,3 +248,38 @@ TEST(OpsBytes, BytesForMatchesBuiltObjects) {
   }
 }
 }  // namespace
+
+// Dataset generation relies on this: a row's product is bitwise the same
+// whatever rows share the call and however many threads run it (the kernels'
+// per-row arithmetic is fixed), so a sample never depends on its batch.
+class RowIndependence : public OpsTest, public ::testing::WithParamInterface<WeightType> {};
+
+TEST_P(RowIndependence, ARowIsBitwiseTheSameInAnyBatchAndThreadCount) {
+  const WeightType type = GetParam();
+  if (!gpt2::ops::cpu_kernels_available(type))
+    GTEST_SKIP() << "this CPU lacks the " << gpt2::ops::to_string(type) << " kernel";
+  for (int64_t in : {64, 200, 768}) {
+    torch::manual_seed(static_cast<uint64_t>(in));
+    const int64_t out = 3 * in + 5;
+    Linear lin(torch::randn({in, out}) * 0.05, torch::randn({out}) * 5, type);
+    TiedOutput head(torch::randn({out, in}) * 0.1, type);
+    auto x = torch::randn({16, in});  // [16, in]
+    at::set_num_threads(2);
+    const auto all = lin(x), all_head = head(x);
+    for (int threads : {1, 3}) {
+      at::set_num_threads(threads);
+      for (int64_t n : {1, 2, 3, 5, 9}) {
+        for (int64_t r0 : {int64_t{0}, 16 - n}) {
+          auto part = lin(x.narrow(0, r0, n));
+          EXPECT_TRUE(torch::equal(part, all.narrow(0, r0, n)))
+              << gpt2::ops::to_string(type) << " in " << in << " rows " << r0 << "+" << n << " threads " << threads;
+          EXPECT_TRUE(torch::equal(head(x.narrow(0, r0, n)), all_head.narrow(0, r0, n)))
+              << "tied " << gpt2::ops::to_string(type) << " in " << in << " rows " << r0 << "+" << n;
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryWeightType, RowIndependence,
+                         ::testing::Values(WeightType::kFloat32, WeightType::kBFloat16, WeightType::kInt8));
