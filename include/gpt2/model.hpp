@@ -10,6 +10,7 @@
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -20,9 +21,17 @@
 
 namespace gpt2 {
 
+// Projections already in the kernels' layout (a weight cache), by name:
+// "h.<i>.attn", "h.<i>.attn_proj", "h.<i>.fc", "h.<i>.mlp_proj", "lm_head".
+using PackedWeights = std::map<std::string, ops::Packed>;
+
 struct ModelOptions {
   ops::WeightType weight_type = ops::WeightType::kFloat32;  // how projections are stored
   torch::Device device = torch::kCPU;                        // where weights and activations live
+  // bfloat16/int8 on the CPU: use these instead of converting the float32
+  // projection weights (which are then never read). Must hold every projection.
+  const PackedWeights* packed = nullptr;
+  std::vector<std::shared_ptr<const void>> packed_storage;  // keeps the packed tensors' memory alive
 };
 
 // "auto" (cuda when available, else cpu), "cpu" or "cuda"/"cuda:N". Throws
@@ -54,6 +63,9 @@ class GPT2Impl : public torch::nn::Module {
   // An empty cache for `batch` rows and `capacity` positions (0: n_ctx), on the
   // model's device.
   KVCache make_cache(int64_t batch, int64_t capacity = 0) const;
+
+  // Every projection's stored weights (bfloat16/int8), for a weight cache.
+  PackedWeights packed_weights() const;
 
  private:
   struct Block {

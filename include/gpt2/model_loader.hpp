@@ -8,6 +8,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +28,11 @@ struct ModelSpec {
   std::string device = "auto";           // auto, cpu, cuda, cuda:N
   int threads = 0;                       // > 0: at::set_num_threads(threads) before loading
   std::optional<CheckpointFormat> format;  // which checkpoint when a directory holds both
+  // bfloat16/int8 on the CPU: keep the converted weights in a cache file and
+  // memory-map them on later loads (gpt2/weight_cache.hpp). false: convert every time.
+  bool weight_cache = true;
+  // Told about slow steps (the first conversion into the cache), one line each.
+  std::function<void(const std::string&)> on_progress;
 };
 
 struct LoadedModel {
@@ -36,6 +42,9 @@ struct LoadedModel {
   std::filesystem::path dir;
   CheckpointFormat format = CheckpointFormat::kTFBundle;
   double load_ms = 0;
+  // What the weight cache did: "off", "used PATH", "written PATH", "rebuilt PATH (why)",
+  // "not written (why)", or "" (float32: nothing to convert).
+  std::string weight_cache;
 
   // "loaded models/124M (tf-bundle, 12 layers, n_embd 768, n_ctx 1024) as float32 on cpu in 41 ms"
   std::string describe() const;

@@ -67,6 +67,13 @@ class SerialLibtorchGuard {
   int kernel_threads_ = 0;    // the kernels' thread count before this guard
 };
 
+// A projection's weights as stored for the kernels (bf16/int8: tiled, see
+// kernels_avx512.hpp; int8 also per-row scales): what the weight cache saves.
+struct Packed {
+  torch::Tensor w;
+  torch::Tensor scales;  // int8 only
+};
+
 // y = x @ W + b, W given in Conv1D / TF layout [in, out].
 class Linear {
  public:
@@ -86,6 +93,12 @@ class Linear {
   WeightType type() const { return type_; }
   // weight_bytes() of a Linear of this type and shape, without building one.
   static int64_t bytes_for(WeightType type, int64_t in, int64_t out);
+
+  // The stored weights, and a Linear rebuilt from them (no conversion; the
+  // tensors are used as given, e.g. memory-mapped). FormatError if their shapes
+  // or dtypes are not what `type`, `in`, `out` store.
+  Packed packed() const { return {w_, scales_}; }
+  static Linear from_packed(WeightType type, int64_t in, int64_t out, const Packed& p, const torch::Tensor& bias);
 
  private:
   WeightType type_ = WeightType::kFloat32;
@@ -113,6 +126,9 @@ class TiedOutput {
   WeightType type() const { return type_; }
   // weight_bytes() of a TiedOutput of this type and shape, without building one.
   static int64_t bytes_for(WeightType type, int64_t vocab, int64_t channels);
+
+  Packed packed() const { return {w_, scales_}; }
+  static TiedOutput from_packed(WeightType type, int64_t vocab, int64_t channels, const Packed& p);
 
  private:
   WeightType type_ = WeightType::kFloat32;

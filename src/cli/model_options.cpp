@@ -11,6 +11,8 @@ void ModelCliOptions::add_to(CLI::App* sub) {
   sub->add_option("--dtype", dtype, "Projection weights as float32, bfloat16 or int8")->capture_default_str();
   sub->add_option("--device", device, "auto, cpu or cuda")->capture_default_str();
   sub->add_option("--threads", threads, "CPU threads (0: libtorch's default)");
+  sub->add_flag("--no-cache", no_cache,
+                "bfloat16/int8: convert the weights now instead of using (or writing) the model's weight cache");
 }
 
 ModelSpec ModelCliOptions::spec() const {
@@ -21,6 +23,7 @@ ModelSpec ModelCliOptions::spec() const {
   s.weight_type = ops::parse_weight_type(dtype);
   s.device = device;
   s.threads = threads;
+  s.weight_cache = !no_cache;
   return s;
 }
 

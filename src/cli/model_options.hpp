@@ -16,8 +16,9 @@ struct ModelCliOptions {
   std::string dtype = "float32";
   std::string device = "auto";
   int threads = 0;
+  bool no_cache = false;
 
-  // Adds the five options to `sub`.
+  // Adds the options to `sub`.
   void add_to(CLI::App* sub);
   // The spec for load_model(). UsageError for a bad --dtype or --threads.
   ModelSpec spec() const;

@@ -9,7 +9,9 @@
 namespace gpt2::cli {
 
 LoadedModel load(const SampleOptions& o, std::ostream& err) {
-  LoadedModel l = load_model(o.model.spec());
+  ModelSpec spec = o.model.spec();
+  spec.on_progress = [&err](const std::string& line) { err << "gpt2: " << line << std::endl; };
+  LoadedModel l = load_model(spec);
   if (o.verbose) err << "gpt2: " << l.describe() << "\n";
   return l;
 }

@@ -61,7 +61,16 @@ GPT2Impl::GPT2Impl(ModelWeights weights, const ModelOptions& options)
   wpe_ = register_buffer("wpe", place(weights.wpe, dev));     // [n_ctx, C]
   ln_f_g_ = register_buffer("ln_f_g", place(weights.ln_f_g, dev));  // [C]
   ln_f_b_ = register_buffer("ln_f_b", place(weights.ln_f_b, dev));  // [C]
-  lm_head_ = ops::TiedOutput(wte_, wt);
+  const PackedWeights* packed = options_.packed;
+  if (packed != nullptr && (wt == ops::WeightType::kFloat32 || !dev.is_cpu()))
+    throw UsageError("packed weights are for bfloat16/int8 models on the CPU");
+  auto packed_of = [&](const std::string& name) -> const ops::Packed& {
+    auto it = packed->find(name);
+    if (it == packed->end()) throw FormatError("packed weights: " + name + " is missing");
+    return it->second;
+  };
+  lm_head_ = packed ? ops::TiedOutput::from_packed(wt, hp_.n_vocab, hp_.n_embd, packed_of("lm_head"))
+                    : ops::TiedOutput(wte_, wt);
 
   blocks_.reserve(weights.blocks.size());
   for (size_t i = 0; i < weights.blocks.size(); ++i) {
@@ -72,14 +81,34 @@ GPT2Impl::GPT2Impl(ModelWeights weights, const ModelOptions& options)
     b.ln_1_b = register_buffer(n + "ln_1_b", place(bw.ln_1_b, dev));
     b.ln_2_g = register_buffer(n + "ln_2_g", place(bw.ln_2_g, dev));
     b.ln_2_b = register_buffer(n + "ln_2_b", place(bw.ln_2_b, dev));
-    b.attn = ops::Linear(place(bw.attn_w, dev), place(bw.attn_b, dev), wt);
-    b.attn_proj = ops::Linear(place(bw.attn_proj_w, dev), place(bw.attn_proj_b, dev), wt);
-    b.fc = ops::Linear(place(bw.fc_w, dev), place(bw.fc_b, dev), wt);
-    b.mlp_proj = ops::Linear(place(bw.mlp_proj_w, dev), place(bw.mlp_proj_b, dev), wt);
+    auto linear = [&](const char* what, const torch::Tensor& w, const torch::Tensor& bias) {
+      if (packed == nullptr) return ops::Linear(place(w, dev), place(bias, dev), wt);
+      return ops::Linear::from_packed(wt, w.size(0), w.size(1), packed_of("h." + std::to_string(i) + "." + what), bias);
+    };
+    b.attn = linear("attn", bw.attn_w, bw.attn_b);
+    b.attn_proj = linear("attn_proj", bw.attn_proj_w, bw.attn_proj_b);
+    b.fc = linear("fc", bw.fc_w, bw.fc_b);
+    b.mlp_proj = linear("mlp_proj", bw.mlp_proj_w, bw.mlp_proj_b);
     blocks_.push_back(std::move(b));
     bw = BlockWeights{};  // drop our references to the source tensors (a no-op when used in place)
   }
   storage_ = std::move(weights.storage);
+  storage_.insert(storage_.end(), options_.packed_storage.begin(), options_.packed_storage.end());
+  options_.packed = nullptr;  // not owned: used during construction only
+  options_.packed_storage.clear();
+}
+
+PackedWeights GPT2Impl::packed_weights() const {
+  PackedWeights p;
+  p["lm_head"] = lm_head_.packed();
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    const std::string h = "h." + std::to_string(i) + ".";
+    p[h + "attn"] = blocks_[i].attn.packed();
+    p[h + "attn_proj"] = blocks_[i].attn_proj.packed();
+    p[h + "fc"] = blocks_[i].fc.packed();
+    p[h + "mlp_proj"] = blocks_[i].mlp_proj.packed();
+  }
+  return p;
 }
 
 KVCache GPT2Impl::make_cache(int64_t batch, int64_t capacity) const {

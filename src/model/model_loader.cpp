@@ -7,6 +7,7 @@
 #include "gpt2/checkpoint.hpp"
 #include "gpt2/errors.hpp"
 #include "gpt2/model_names.hpp"
+#include "gpt2/weight_cache.hpp"
 
 namespace fs = std::filesystem;
 
@@ -16,8 +17,43 @@ std::string LoadedModel::describe() const {
   return "loaded " + dir.string() + " (" + to_string(format) + ", " + std::to_string(hp.n_layer) + " layers, n_embd " +
          std::to_string(hp.n_embd) + ", n_ctx " + std::to_string(hp.n_ctx) + ") as " +
          ops::to_string(model->weight_type()) + " on " + model->device().str() + " in " +
-         std::to_string(static_cast<int64_t>(load_ms)) + " ms";
+         std::to_string(static_cast<int64_t>(load_ms)) + " ms" +
+         (weight_cache.empty() ? "" : "; weight cache " + weight_cache);
 }
+
+namespace {
+
+// The model, through the weight cache where it applies (see weight_cache.hpp).
+GPT2 build_model(ModelWeights w, ModelOptions mo, const ModelSpec& spec, LoadedModel& l) {
+  if (mo.weight_type == ops::WeightType::kFloat32 || !mo.device.is_cpu()) return GPT2(std::move(w), mo);
+  if (!spec.weight_cache) {
+    l.weight_cache = "off";
+    return GPT2(std::move(w), mo);
+  }
+  const fs::path file = weight_cache_path(l.dir, mo.weight_type);
+  const std::string identity = checkpoint_identity(l.dir, w.format, mo.weight_type);
+  std::string why;
+  if (auto cached = read_weight_cache(file, identity, &why)) {
+    mo.packed = &cached->packed;
+    mo.packed_storage = {cached->storage};
+    l.weight_cache = "used " + file.string();
+    return GPT2(std::move(w), mo);
+  }
+  if (spec.on_progress)
+    spec.on_progress("converting the weights to " + ops::to_string(mo.weight_type) + " once, cached in " +
+                     file.string() + (why == "missing" ? "" : " (" + why + ")"));
+  GPT2 model(std::move(w), mo);
+  try {
+    write_weight_cache(file, identity, model->packed_weights());
+    l.weight_cache = (why == "missing" ? "written " : "rebuilt ") + file.string() + (why == "missing" ? "" : " (" + why + ")");
+  } catch (const Error& e) {
+    l.weight_cache = std::string("not written (") + e.what() + ")";
+    if (spec.on_progress) spec.on_progress("weight cache " + l.weight_cache);
+  }
+  return model;
+}
+
+}  // namespace
 
 fs::path resolve_model_spec_dir(const ModelSpec& spec) {
   const fs::path models_dir = spec.models_dir.empty() ? default_models_dir() : spec.models_dir;
@@ -56,7 +92,7 @@ LoadedModel load_model(const ModelSpec& spec) {
   if (l.tokenizer->vocab_size() > l.hp.n_vocab)
     throw FormatError(l.dir.string() + ": the vocabulary has " + std::to_string(l.tokenizer->vocab_size()) +
                       " tokens but the model's n_vocab is " + std::to_string(l.hp.n_vocab));
-  l.model = GPT2(std::move(w), mo);
+  l.model = build_model(std::move(w), mo, spec, l);
   l.load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return l;
 }

@@ -303,6 +303,37 @@ Linear::Linear(const torch::Tensor& w, const torch::Tensor& b, WeightType type) 
   }
 }
 
+// Packed bfloat16/int8 weights of an [out, in] product must be exactly what the
+// constructors store (the kernels read them raw). float32 weights are used in
+// place and never packed.
+void check_packed(WeightType type, int64_t out, int64_t in, const Packed& p, const std::string& what) {
+  if (type == WeightType::kFloat32)
+    throw UsageError("float32 weights are used in place; only bfloat16 and int8 weights are packed");
+  const int64_t width = type == WeightType::kInt8 ? kernels::kQBlock : 32;
+  const std::vector<int64_t> want = {(out + 15) / 16, (in + width - 1) / width, 16, width};
+  const torch::ScalarType dtype = type == WeightType::kInt8 ? torch::kInt8 : torch::kBFloat16;
+  const bool scales_ok = type != WeightType::kInt8 ||
+                         (p.scales.defined() && p.scales.scalar_type() == torch::kFloat32 &&
+                          p.scales.sizes() == torch::IntArrayRef({out}) && p.scales.is_contiguous());
+  if (!p.w.defined() || p.w.scalar_type() != dtype || p.w.sizes() != torch::IntArrayRef(want) ||
+      !p.w.is_contiguous() || !scales_ok)
+    throw FormatError("packed " + to_string(type) + " weights of " + what + " do not have the stored layout");
+}
+
+Linear Linear::from_packed(WeightType type, int64_t in, int64_t out, const Packed& p, const torch::Tensor& bias) {
+  check_packed(type, out, in, p, "a projection");
+  if (!bias.defined() || bias.sizes() != torch::IntArrayRef({out}) || bias.scalar_type() != torch::kFloat32)
+    throw FormatError("packed projection: bias must be float32 [" + std::to_string(out) + "]");
+  Linear l;
+  l.type_ = type;
+  l.in_ = in;
+  l.out_ = out;
+  l.w_ = p.w;
+  l.scales_ = p.scales;
+  l.b_ = bias.contiguous();
+  return l;
+}
+
 namespace {
 // The CPU kernels take raw pointers: only products of at most kMaxKernelRows
 // rows whose input, output and weights all live in CPU memory may use them (a
@@ -373,6 +404,17 @@ TiedOutput::TiedOutput(const torch::Tensor& wte, WeightType type) : type_(type) 
     case WeightType::kBFloat16: w_ = tile_bf16(wte); break;                                    // tiled [V, C]
     case WeightType::kInt8: std::tie(w_, scales_) = quantize_tiled(wte); break;              // tiled [V, C], [V]
   }
+}
+
+TiedOutput TiedOutput::from_packed(WeightType type, int64_t vocab, int64_t channels, const Packed& p) {
+  check_packed(type, vocab, channels, p, "lm_head");
+  TiedOutput t;
+  t.type_ = type;
+  t.vocab_ = vocab;
+  t.channels_ = channels;
+  t.w_ = p.w;
+  t.scales_ = p.scales;
+  return t;
 }
 
 torch::Tensor TiedOutput::operator()(const torch::Tensor& x) const {
