@@ -16,20 +16,19 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "cli/model_options.hpp"
 #include "cli/score_html.hpp"
-#include "download/fs_util.hpp"
-#include "gpt2/bench.hpp"
-#include "gpt2/checkpoint.hpp"
 #include "gpt2/errors.hpp"
+#include "gpt2/file_io.hpp"
 #include "gpt2/model.hpp"
-#include "gpt2/model_names.hpp"
+#include "gpt2/model_loader.hpp"
 #include "gpt2/score.hpp"
 #include "gpt2/tokenizer.hpp"
+#include "gpt2/weights.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -39,8 +38,7 @@ namespace gpt2::cli {
 namespace {
 
 struct ScoreCliOptions {
-  std::string model = "124M";
-  std::string models_dir;
+  ModelCliOptions model;
   std::string random;  // random weights of a released size (benchmarking), instead of --model
   std::string text;
   std::string file;
@@ -54,22 +52,19 @@ struct ScoreCliOptions {
   std::string format = "text";
   std::string html;
   bool skip_bad = false;
-  std::string dtype = "float32";
   std::string compare_dtype;
-  std::string device = "auto";
-  int threads = 0;
   bool verbose = false;
 
   CLI::Option* text_opt = nullptr;
   CLI::Option* stride_opt = nullptr;
   CLI::Option* window_opt = nullptr;
-  CLI::Option* model_opt = nullptr;
+  CLI::Option* model_opt = nullptr;  // --model (found after registration)
 };
 
 enum class Format { kText, kJsonl, kTsv };
 
 // ---------------------------------------------------------------------------
-// Loading (one function, to be replaced by the library's model loader)
+// Loading
 // ---------------------------------------------------------------------------
 
 struct Loaded {
@@ -78,47 +73,39 @@ struct Loaded {
   std::string name;  // directory or "random 124M"
 };
 
+// The model with projection weights `dtype`: --model through the library's
+// loader, or --random weights of a released size (benchmarking).
 Loaded load(const ScoreCliOptions& o, const std::string& dtype, std::ostream& err) {
-  const auto t0 = std::chrono::steady_clock::now();
-  ModelOptions mo;
-  mo.weight_type = ops::parse_weight_type(dtype);
-  mo.device = resolve_device(o.device);
+  ModelCliOptions mo = o.model;
+  mo.dtype = dtype;
+  const ModelSpec spec = mo.spec();
   Loaded l;
-  ModelWeights w;
-  if (!o.random.empty()) {
-    w = random_model_weights(HParams::released(o.random), 1234);
-    l.tokenizer = Tokenizer::builtin();
-    l.name = "random " + o.random;
-  } else {
-    const fs::path dir = resolve_model_dir(o.model, models_dir_or_default(o.models_dir));
-    std::error_code ec;
-    l.tokenizer = fs::exists(dir / "encoder.json", ec) || fs::exists(dir / "vocab.json", ec)
-                      ? Tokenizer::from_model_dir(dir)
-                      : Tokenizer::builtin();
-    w = load_model_weights(dir);
-    l.name = dir.string();
+  if (o.random.empty()) {
+    LoadedModel m = load_model(spec);
+    if (o.verbose) err << "gpt2: " << m.describe() << "\n";
+    l.model = m.model;
+    l.tokenizer = m.tokenizer;
+    l.name = m.dir.string();
+    return l;
   }
-  l.model = GPT2(std::move(w), mo);
-  if (o.verbose) {
-    const HParams& hp = l.model->hparams();
-    err << "gpt2: loaded " << l.name << " (" << hp.n_layer << " layers, n_embd " << hp.n_embd << ", n_ctx "
-        << hp.n_ctx << ") as " << dtype << " on " << mo.device.str() << " in "
+  const auto t0 = std::chrono::steady_clock::now();
+  if (spec.threads > 0) at::set_num_threads(spec.threads);
+  ModelOptions options;
+  options.weight_type = spec.weight_type;
+  options.device = resolve_device(spec.device);
+  l.model = GPT2(random_model_weights(HParams::released(o.random), 1234), options);
+  l.tokenizer = Tokenizer::builtin();
+  l.name = "random " + o.random;
+  if (o.verbose)
+    err << "gpt2: made " << l.name << " as " << dtype << " on " << options.device.str() << " in "
         << static_cast<int64_t>(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count())
         << " ms\n";
-  }
   return l;
 }
 
 // ---------------------------------------------------------------------------
 // Input
 // ---------------------------------------------------------------------------
-
-std::string read_stream(std::istream& in, const std::string& what) {
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw IoError("cannot read " + what);
-  return ss.str();
-}
 
 void check_input_file(const std::string& path, const std::string& option) {
   std::error_code ec;
@@ -305,10 +292,9 @@ Format validate(const ScoreCliOptions& o) {
     throw UsageError("--window must be at least 2 (a window's first token is never scored), got " +
                      std::to_string(o.window));
   if (o.top < 0) throw UsageError("--top must be >= 0, got " + std::to_string(o.top));
-  if (o.threads < 0) throw UsageError("--threads must be >= 0 (0 = libtorch's default)");
   if (!o.html.empty() && !o.jsonl.empty())
     throw UsageError("--html reports one document: use it with --text, --file or stdin, not --jsonl");
-  ops::parse_weight_type(o.dtype);
+  o.model.spec();  // --dtype, --threads
   if (!o.compare_dtype.empty()) ops::parse_weight_type(o.compare_dtype);
   if (o.format == "text") return Format::kText;
   if (o.format == "jsonl") return Format::kJsonl;
@@ -340,21 +326,17 @@ std::set<int64_t> check_jsonl(const ScoreCliOptions& o, const Scorer& scorer, co
 void write_html(const ScoreCliOptions& o, const Loaded& l, const DocInfo& info, const ScoreTotals& totals) {
   HtmlReport r;
   r.title = !o.file.empty() ? fs::path(o.file).filename().string() : std::string("gpt2 score");
-  r.model = l.name + " (" + o.dtype + ")";
+  r.model = l.name + " (" + o.model.dtype + ")";
   r.tokenizer = l.tokenizer.get();
   r.sequence = info.sequence;
   r.text_from = o.no_eot_prefix ? 0 : 1;
   r.tokens = info.tokens;
   r.totals = totals;
-  const fs::path target(o.html);
-  const fs::path tmp = target.string() + ".tmp";
-  download_detail::write_file_synced(tmp, render_score_html(r));
-  download_detail::rename_file(tmp, target);
+  write_file_atomic(o.html, render_score_html(r));
 }
 
 void run_score(const ScoreCliOptions& o, CliIO& io) {
   const Format format = validate(o);
-  if (o.threads > 0) at::set_num_threads(o.threads);
 
   // A single document is read (and checked) before the slow model load.
   std::string text;
@@ -362,8 +344,7 @@ void run_score(const ScoreCliOptions& o, CliIO& io) {
   if (single) {
     if (o.text_opt->count() > 0) text = o.text;
     else if (!o.file.empty()) {
-      std::ifstream f = open_input(o.file, "--file");
-      text = read_stream(f, "--file " + o.file);
+      text = read_file(o.file, "--file");
     } else {
       if (io.stdin_is_tty) io.err << "gpt2 score: reading text from stdin (end with Ctrl-D)" << std::endl;
       text = read_stream(io.in, "standard input");
@@ -376,7 +357,7 @@ void run_score(const ScoreCliOptions& o, CliIO& io) {
     check_input_file(o.jsonl, "--jsonl");
   }
 
-  Loaded loaded = load(o, o.dtype, io.err);
+  Loaded loaded = load(o, o.model.dtype, io.err);
   Loaded reference;
   if (!o.compare_dtype.empty()) reference = load(o, o.compare_dtype, io.err);
   const Tokenizer& tok = *loaded.tokenizer;
@@ -452,10 +433,8 @@ void register_score_command(CLI::App& app, CliIO& io) {
   sub->add_option("--file", o->file, "Score this file's text (default: stdin)");
   sub->add_option("--jsonl", o->jsonl, "Score each line's \"text\" field (one result per line; \"id\" is kept)");
   sub->add_flag("--skip-bad", o->skip_bad, "With --jsonl: skip lines that are not JSON or have no text (counted)");
-  o->model_opt = sub->add_option("--model", o->model,
-                                 "Released model (124M, 355M, 774M, 1558M) or a model directory")
-                     ->capture_default_str();
-  sub->add_option("--models-dir", o->models_dir, "Directory holding the models (default: $GPT2_MODELS_DIR or ./models)");
+  o->model.add_to(sub);
+  o->model_opt = sub->get_option("--model");
   sub->add_option("--random", o->random,
                   "Random weights of this released size instead of --model (benchmarking; scores are meaningless)");
   sub->add_flag("--allow-special", o->allow_special, "Read <|endoftext|> in the text as the special token");
@@ -468,12 +447,9 @@ void register_score_command(CLI::App& app, CliIO& io) {
   sub->add_option("--format", o->format, "text (summary), jsonl (one object per document) or tsv (one row per token)")
       ->capture_default_str();
   sub->add_option("--html", o->html, "Write a GLTR-style HTML report of the document to this file");
-  sub->add_option("--dtype", o->dtype, "Projection weights as float32, bfloat16 or int8")->capture_default_str();
   sub->add_option("--compare-dtype", o->compare_dtype,
                   "Also score with these weights (e.g. float32) and report KL(P_compare || P_dtype), top-1 "
                   "agreement and the perplexity delta");
-  sub->add_option("--device", o->device, "auto, cpu or cuda")->capture_default_str();
-  sub->add_option("--threads", o->threads, "CPU threads for libtorch (0: its default)");
   sub->add_flag("-v,--verbose", o->verbose, "Print load time and scoring speed (tokens/s) to stderr");
   sub->callback([o, &io] { run_score(*o, io); });
 }
