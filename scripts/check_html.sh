@@ -12,7 +12,7 @@ if [ -z "$browser" ]; then echo "check_html: chromium not installed (scripts/set
 profile=$(mktemp -d)
 trap 'rm -rf "$profile"' EXIT
 rm -f "$out"
-timeout 120 "$browser" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+timeout 120 "$browser" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --disable-quic --no-first-run \
   --disable-background-networking --disable-component-update --disable-sync \
   --user-data-dir="$profile" --screenshot="$out" --window-size=1200,900 "file://$page" >/dev/null 2>&1 || true
 if [ ! -s "$out" ]; then echo "check_html: no screenshot written for $page" >&2; exit 1; fi

@@ -3,10 +3,8 @@
 // divergence between two precisions. The scoring itself is gpt2::Scorer
 // (include/gpt2/score.hpp); this file reads the input, maps the flags and
 // writes text / jsonl / tsv.
-#include <ATen/Parallel.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <deque>
@@ -28,7 +26,6 @@
 #include "gpt2/model_loader.hpp"
 #include "gpt2/score.hpp"
 #include "gpt2/tokenizer.hpp"
-#include "gpt2/weights.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -39,7 +36,6 @@ namespace {
 
 struct ScoreCliOptions {
   ModelCliOptions model;
-  std::string random;  // random weights of a released size (benchmarking), instead of --model
   std::string text;
   std::string file;
   std::string jsonl;
@@ -58,7 +54,6 @@ struct ScoreCliOptions {
   CLI::Option* text_opt = nullptr;
   CLI::Option* stride_opt = nullptr;
   CLI::Option* window_opt = nullptr;
-  CLI::Option* model_opt = nullptr;  // --model (found after registration)
 };
 
 enum class Format { kText, kJsonl, kTsv };
@@ -70,37 +65,17 @@ enum class Format { kText, kJsonl, kTsv };
 struct Loaded {
   GPT2 model{nullptr};
   std::shared_ptr<const Tokenizer> tokenizer;
-  std::string name;  // directory or "random 124M"
+  std::string name;  // the model directory
 };
 
-// The model with projection weights `dtype`: --model through the library's
-// loader, or --random weights of a released size (benchmarking).
+// The model with projection weights `dtype` (random weights to benchmark with:
+// `gpt2 bench --random 124M --save-random DIR`, then --model DIR).
 Loaded load(const ScoreCliOptions& o, const std::string& dtype, std::ostream& err) {
   ModelCliOptions mo = o.model;
   mo.dtype = dtype;
-  const ModelSpec spec = mo.spec();
-  Loaded l;
-  if (o.random.empty()) {
-    LoadedModel m = load_model(spec);
-    if (o.verbose) err << "gpt2: " << m.describe() << "\n";
-    l.model = m.model;
-    l.tokenizer = m.tokenizer;
-    l.name = m.dir.string();
-    return l;
-  }
-  const auto t0 = std::chrono::steady_clock::now();
-  if (spec.threads > 0) at::set_num_threads(spec.threads);
-  ModelOptions options;
-  options.weight_type = spec.weight_type;
-  options.device = resolve_device(spec.device);
-  l.model = GPT2(random_model_weights(HParams::released(o.random), 1234), options);
-  l.tokenizer = Tokenizer::builtin();
-  l.name = "random " + o.random;
-  if (o.verbose)
-    err << "gpt2: made " << l.name << " as " << dtype << " on " << options.device.str() << " in "
-        << static_cast<int64_t>(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count())
-        << " ms\n";
-  return l;
+  LoadedModel m = load_model(mo.spec());
+  if (o.verbose) err << "gpt2: " << m.describe() << "\n";
+  return {m.model, m.tokenizer, m.dir.string()};
 }
 
 // ---------------------------------------------------------------------------
@@ -285,7 +260,6 @@ class ScoreWriter {
 Format validate(const ScoreCliOptions& o) {
   const int sources = (o.text_opt->count() > 0) + !o.file.empty() + !o.jsonl.empty();
   if (sources > 1) throw UsageError("give the input with one of --text, --file or --jsonl");
-  if (!o.random.empty() && o.model_opt->count() > 0) throw UsageError("give either --model or --random, not both");
   if (o.stride_opt->count() > 0 && o.stride < 1)
     throw UsageError("--stride must be at least 1, got " + std::to_string(o.stride));
   if (o.window_opt->count() > 0 && o.window < 2)
@@ -434,9 +408,6 @@ void register_score_command(CLI::App& app, CliIO& io) {
   sub->add_option("--jsonl", o->jsonl, "Score each line's \"text\" field (one result per line; \"id\" is kept)");
   sub->add_flag("--skip-bad", o->skip_bad, "With --jsonl: skip lines that are not JSON or have no text (counted)");
   o->model.add_to(sub);
-  o->model_opt = sub->get_option("--model");
-  sub->add_option("--random", o->random,
-                  "Random weights of this released size instead of --model (benchmarking; scores are meaningless)");
   sub->add_flag("--allow-special", o->allow_special, "Read <|endoftext|> in the text as the special token");
   sub->add_flag("--no-eot-prefix", o->no_eot_prefix,
                 "Score the text's tokens alone (default: after <|endoftext|>, so every token is scored)");

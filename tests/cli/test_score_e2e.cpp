@@ -145,8 +145,11 @@ TEST(ScoreE2E, JsonlBatchEqualsOneDocumentAtATime) {
   ASSERT_EQ(docs.size(), names.size());
   for (size_t i = 0; i < names.size(); ++i) {
     expect_document(docs[i], ref_case(names[i]), false);
-    if (i != 2) EXPECT_EQ(docs[i]["id"], static_cast<int>(100 + i));
-    else EXPECT_FALSE(docs[i].contains("id"));
+    if (i != 2) {
+      EXPECT_EQ(docs[i]["id"], static_cast<int>(100 + i));
+    } else {
+      EXPECT_FALSE(docs[i].contains("id"));
+    }
     auto one = run_gpt2(score_args({"--text", ref_case(names[i])["text"], "--format", "jsonl", "--tokens"}));
     ASSERT_EQ(one.exit_code, 0) << one.err;
     const json single = jsonl(one.out).at(0);

@@ -87,8 +87,11 @@ void expect_matches_reference(const Result& r, const json& c) {
     EXPECT_GE(t.rank, e["rank_min"].get<int64_t>());
     EXPECT_LE(t.rank, e["rank_max"].get<int64_t>());
     const int lo = gpt2::rank_bucket(e["rank_min"].get<int64_t>()), hi = gpt2::rank_bucket(e["rank_max"].get<int64_t>());
-    if (lo == hi) EXPECT_EQ(gpt2::rank_bucket(t.rank), lo);
-    else buckets_ambiguous = true;
+    if (lo == hi) {
+      EXPECT_EQ(gpt2::rank_bucket(t.rank), lo);
+    } else {
+      buckets_ambiguous = true;
+    }
     ++own[static_cast<size_t>(gpt2::rank_bucket(t.rank))];
     const json& top = e["top"];
     ASSERT_EQ(t.top.size(), top.size());
@@ -98,7 +101,9 @@ void expect_matches_reference(const Result& r, const json& c) {
       const double v = top[k]["logprob"].get<double>();
       const bool apart = (k == 0 || top[k - 1]["logprob"].get<double>() - v > 2 * tol) &&
                          (k + 1 == top.size() || v - top[k + 1]["logprob"].get<double>() > 2 * tol);
-      if (apart) EXPECT_EQ(t.top[k].id, top[k]["id"].get<int>());
+      if (apart) {
+        EXPECT_EQ(t.top[k].id, top[k]["id"].get<int>());
+      }
     }
   }
   const double n = static_cast<double>(ref.size());
@@ -108,8 +113,9 @@ void expect_matches_reference(const Result& r, const json& c) {
   EXPECT_EQ(r.totals.text_bytes, c["bytes"].get<int64_t>());
   EXPECT_NEAR(r.totals.bits_per_byte(), c["bits_per_byte"].get<double>(), tol);
   EXPECT_EQ(r.totals.buckets, own);
-  if (!buckets_ambiguous)
+  if (!buckets_ambiguous) {
     EXPECT_EQ(std::vector<int64_t>(own.begin(), own.end()), c["bucket_counts"].get<std::vector<int64_t>>());
+  }
   for (int b = 0; b < gpt2::kBuckets; ++b)
     EXPECT_DOUBLE_EQ(r.totals.bucket_fraction(b), static_cast<double>(own[static_cast<size_t>(b)]) / n);
 }
@@ -144,7 +150,9 @@ TEST(ScoreWindows, EveryIndexScoredOnceWithContextInItsWindow) {
         }
         EXPECT_EQ(seen.count(0), 0u);
         // with overlap (stride < window) every index but 0 gets a score
-        if (stride < window) EXPECT_EQ(static_cast<int64_t>(seen.size()), len - 1);
+        if (stride < window) {
+          EXPECT_EQ(static_cast<int64_t>(seen.size()), len - 1);
+        }
       }
 }
 
@@ -232,9 +240,10 @@ TEST(Score, BatchedEqualsOneDocumentAtATime) {
   for (size_t d = 0; d < texts.size(); ++d) {
     expect_matches_reference(batched[d], *cases[d]);
     ASSERT_EQ(batched[d].tokens.size(), single[d].tokens.size());
+    // Other matrix shapes round differently: float32 noise (entropy sums 50,257 terms).
     for (size_t i = 0; i < single[d].tokens.size(); ++i) {
-      EXPECT_NEAR(batched[d].tokens[i].logprob, single[d].tokens[i].logprob, 1e-5);
-      EXPECT_NEAR(batched[d].tokens[i].entropy, single[d].tokens[i].entropy, 1e-5);
+      EXPECT_NEAR(batched[d].tokens[i].logprob, single[d].tokens[i].logprob, 2e-5);
+      EXPECT_NEAR(batched[d].tokens[i].entropy, single[d].tokens[i].entropy, 5e-5);
     }
   }
 }
