@@ -11,7 +11,8 @@ PKGS=(
   nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev libre2-dev
   libsnappy-dev               # Snappy-compressed TensorFlow index blocks
   libgtest-dev libgmock-dev   # tests
-  python3                     # local HTTP fault-injection server used by the downloader tests
+  python3                     # local HTTP fault-injection server used by the downloader tests; PNG check
+  chromium fonts-dejavu-core  # headless rendering of `gpt2 score --html` reports (scripts/check_html.sh)
   "$@"
 )
 

@@ -19,6 +19,7 @@ std::unique_ptr<CLI::App> make_app(CliIO& io) {
   register_merge_command(*app, io);
   register_download_command(*app, io);
   register_bench_command(*app, io);
+  register_score_command(*app, io);
   return app;
 }
 

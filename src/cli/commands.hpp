@@ -13,5 +13,6 @@ void register_generate_commands(CLI::App& app, CliIO& io);    // generate, sampl
 void register_download_command(CLI::App& app, CliIO& io);     // download             (cmd_download.cpp)
 void register_bench_command(CLI::App& app, CliIO& io);        // bench                (cmd_bench.cpp)
 void register_merge_command(CLI::App& app, CliIO& io);        // merge-shards         (cmd_merge_shards.cpp)
+void register_score_command(CLI::App& app, CliIO& io);        // score                (cmd_score.cpp)
 
 }  // namespace gpt2::cli
