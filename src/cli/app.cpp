@@ -18,6 +18,7 @@ std::unique_ptr<CLI::App> make_app(CliIO& io) {
   register_generate_commands(*app, io);
   register_download_command(*app, io);
   register_bench_command(*app, io);
+  register_finetune_command(*app, io);
   return app;
 }
 

@@ -12,5 +12,6 @@ void register_checkpoint_commands(CLI::App& app, CliIO& io);  // verify, info   
 void register_generate_commands(CLI::App& app, CliIO& io);    // generate, sample-unconditional (cmd_generate.cpp)
 void register_download_command(CLI::App& app, CliIO& io);     // download             (cmd_download.cpp)
 void register_bench_command(CLI::App& app, CliIO& io);        // bench                (cmd_bench.cpp)
+void register_finetune_command(CLI::App& app, CliIO& io);     // finetune             (cmd_finetune.cpp)
 
 }  // namespace gpt2::cli
