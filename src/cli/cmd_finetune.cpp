@@ -1,6 +1,7 @@
 // `gpt2 finetune`: options -> gpt2::finetune (gpt2/finetune.hpp), with a
 // progress bar on a terminal, plain lines otherwise, or JSONL log records.
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -106,13 +107,14 @@ class ConsoleObserver : public FinetuneObserver {
       nlohmann::json j = {{"step", p.step}, {"loss", p.loss}, {"lr", p.lr}, {"tokens_per_s", p.tokens_per_s},
                           {"elapsed_s", p.elapsed_s}};
       j["val_loss"] = p.val_loss >= 0 ? nlohmann::json(p.val_loss) : nlohmann::json(nullptr);
+      if (p.val_loss >= 0) j["val_perplexity"] = std::exp(p.val_loss);
       io_.out << j.dump() << "\n" << std::flush;
       return;
     }
     const double spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
     const double eta = spent / static_cast<double>(p.step - start_step_) * static_cast<double>(total - p.step);
     std::string line = "step " + std::to_string(p.step) + "/" + std::to_string(total) + " loss " + fixed(p.loss, 4);
-    if (last_val_ >= 0) line += " val " + fixed(last_val_, 4);
+    if (last_val_ >= 0) line += " val " + fixed(last_val_, 4) + " (ppl " + fixed(std::exp(last_val_), 2) + ")";
     line += " lr " + fixed(p.lr * 1e4, 3) + "e-4 " + fixed(p.tokens_per_s, 0) + " tok/s ETA " + format_duration(eta);
     if (bar_) {
       const int width = 24;

@@ -18,13 +18,13 @@ using nlohmann::json;
 
 namespace {
 
+// vocab 50, n_ctx 8, n_embd 8, 2 heads, 2 layers
 gpt2::HParams grad_check_hparams() {
-  gpt2::HParams hp;
+  gpt2::HParams hp = gpt2::test::tiny_hparams();
   hp.n_vocab = 50;
   hp.n_ctx = 8;
   hp.n_embd = 8;
   hp.n_head = 2;
-  hp.n_layer = 2;
   return hp;
 }
 
