@@ -14,7 +14,8 @@ struct TrainingMemory {
   int64_t optimizer = 0;    // AdamW's two moments
   int64_t activations = 0;  // what autograd keeps for one micro-batch of batch x seq
   int64_t sampling = 0;     // the float32 inference copy built for samples / saving
-  int64_t total() const { return weights + gradients + optimizer + activations + sampling; }
+  int64_t runtime = 0;      // libtorch, the tokenizer, the token stream, allocator slack
+  int64_t total() const { return weights + gradients + optimizer + activations + sampling + runtime; }
   // "weights 475 MiB + gradients 475 MiB + AdamW 950 MiB + activations 2.3 GiB (batch 1 x 1024) + ..."
   std::string describe(int64_t batch, int64_t seq) const;
 };
