@@ -152,6 +152,10 @@ FinetuneResult finetune(const FinetuneOptions& o, FinetuneObserver& obs, const s
       throw UsageError("run " + run_dir.string() + " was started from " + saved_base.value("dir", "?") +
                        ", not from " + base.at("dir").get<std::string>() +
                        " (give that --model to continue it, or --overwrite to start over)");
+    if (saved_base.value("checkpoint_size", int64_t{-1}) != base.at("checkpoint_size").get<int64_t>() ||
+        saved_base.value("checkpoint_mtime_ns", int64_t{-1}) != base.at("checkpoint_mtime_ns").get<int64_t>())
+      obs.message("note: the base model's checkpoint changed since this run started; the run continues from its "
+                  "own saved weights");
     if (o.steps <= st.step)
       throw UsageError("run " + run_dir.string() + " is already at step " + std::to_string(st.step) +
                        "; give --steps above " + std::to_string(st.step) + " to continue it");
