@@ -37,6 +37,9 @@ std::vector<DataFile> expand_data_inputs(const std::vector<std::string>& inputs)
 // FormatError naming file and line for a JSONL line that is not an object with a string "text".
 std::vector<std::string> split_documents(const DataFile& file, const std::string& bytes);
 
+// A file's modification time in nanoseconds since the epoch, -1 when it cannot be read.
+int64_t file_mtime_ns(const std::filesystem::path& path);
+
 constexpr const char* kTokenCacheFile = "tokens.bin";   // uint16 little-endian ids
 constexpr const char* kTokenCacheMeta = "tokens.json";  // what they were made from
 

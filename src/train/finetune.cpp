@@ -1,6 +1,5 @@
 #include "gpt2/finetune.hpp"
 
-#include <sys/stat.h>
 #include <torch/torch.h>
 #include <unistd.h>
 
@@ -12,6 +11,7 @@
 #include "gpt2/errors.hpp"
 #include "gpt2/model.hpp"
 #include "gpt2/model_names.hpp"
+#include "gpt2/train_data.hpp"
 #include "gpt2/train_memory.hpp"
 #include "gpt2/trainer.hpp"
 
@@ -59,12 +59,6 @@ bool same_dir(const fs::path& a, const fs::path& b) {
   return absolute_path(a) == absolute_path(b);
 }
 
-int64_t mtime_ns(const fs::path& p) {
-  struct stat st {};
-  if (::stat(p.c_str(), &st) != 0) return -1;
-  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-}
-
 // The base model's identity: its directory, hparams and checkpoint file.
 json base_identity(const FinetuneOptions& o, const fs::path& base_dir) {
   const ModelInfo info = inspect_model_dir(base_dir, o.base.format);
@@ -75,7 +69,7 @@ json base_identity(const FinetuneOptions& o, const fs::path& base_dir) {
           {"format", to_string(info.format)},
           {"checkpoint_file", info.checkpoint_file.filename().string()},
           {"checkpoint_size", static_cast<int64_t>(fs::file_size(info.checkpoint_file, ec))},
-          {"checkpoint_mtime_ns", mtime_ns(info.checkpoint_file)}};
+          {"checkpoint_mtime_ns", file_mtime_ns(info.checkpoint_file)}};
 }
 
 json settings_json(const FinetuneOptions& o, int64_t seq, const std::string& device) {

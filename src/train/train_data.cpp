@@ -27,12 +27,6 @@ uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-int64_t mtime_ns(const fs::path& p) {
-  struct stat st {};
-  if (::stat(p.c_str(), &st) != 0) return -1;
-  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-}
-
 std::string identity_of(const std::vector<DataFile>& files, const std::vector<std::string>& contents,
                         const Tokenizer& tok) {
   json inputs = json::array();
@@ -40,7 +34,7 @@ std::string identity_of(const std::vector<DataFile>& files, const std::vector<st
     inputs.push_back({{"path", fs::absolute(files[i].path).lexically_normal().string()},
                       {"kind", static_cast<int>(files[i].kind)},
                       {"size", contents[i].size()},
-                      {"mtime_ns", mtime_ns(files[i].path)},
+                      {"mtime_ns", file_mtime_ns(files[i].path)},
                       {"crc32c", crc32c::value(contents[i].data(), contents[i].size())}});
   uint32_t tc = crc32c::value(tok.encoder_json_text().data(), tok.encoder_json_text().size());
   tc = crc32c::extend(tc, tok.vocab_bpe_text().data(), tok.vocab_bpe_text().size());
@@ -69,6 +63,12 @@ bool read_cache(const fs::path& dir, const std::string& identity, TokenStream& o
 }
 
 }  // namespace
+
+int64_t file_mtime_ns(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return -1;
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
 
 std::vector<DataFile> expand_data_inputs(const std::vector<std::string>& inputs) {
   if (inputs.empty()) throw UsageError("no training data: give --data FILE|DIR (text, .jsonl, or a directory of .txt)");
