@@ -20,6 +20,7 @@ std::unique_ptr<CLI::App> make_app(CliIO& io) {
   register_download_command(*app, io);
   register_bench_command(*app, io);
   register_score_command(*app, io);
+  register_finetune_command(*app, io);
   return app;
 }
 

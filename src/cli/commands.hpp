@@ -14,5 +14,6 @@ void register_download_command(CLI::App& app, CliIO& io);     // download       
 void register_bench_command(CLI::App& app, CliIO& io);        // bench                (cmd_bench.cpp)
 void register_merge_command(CLI::App& app, CliIO& io);        // merge-shards         (cmd_merge_shards.cpp)
 void register_score_command(CLI::App& app, CliIO& io);        // score                (cmd_score.cpp)
+void register_finetune_command(CLI::App& app, CliIO& io);     // finetune             (cmd_finetune.cpp)
 
 }  // namespace gpt2::cli

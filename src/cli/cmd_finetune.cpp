@@ -1,0 +1,210 @@
+// `gpt2 finetune`: options -> gpt2::finetune (gpt2/finetune.hpp), with a
+// progress bar on a terminal, plain lines otherwise, or JSONL log records.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cli/commands.hpp"
+#include "cli/model_options.hpp"
+#include "gpt2/errors.hpp"
+#include "gpt2/file_io.hpp"
+#include "gpt2/finetune.hpp"
+#include "gpt2/interrupt.hpp"
+#include "gpt2/progress.hpp"
+
+namespace gpt2::cli {
+
+namespace {
+
+struct FinetuneCliOptions {
+  ModelCliOptions model;
+  std::vector<std::string> data;
+  std::string run;
+  bool overwrite = false;
+  int64_t steps = 1000;
+  int64_t seq = 0;
+  int64_t batch = 1;
+  int64_t accumulate = 1;
+  double lr = 1e-4;
+  int64_t warmup = 0;
+  std::string schedule = "constant";
+  double weight_decay = 0;
+  double clip = 1.0;
+  uint64_t seed = 0;
+  double val_fraction = 0.05;
+  int64_t eval_every = 100;
+  int64_t sample_every = 100;
+  int64_t sample_length = 64;
+  int64_t save_every = 500;
+  double max_memory_gib = 0;
+  std::string format = "text";
+  CLI::Option* seed_opt = nullptr;
+};
+
+std::string fixed(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+FinetuneOptions to_library(const FinetuneCliOptions& c) {
+  if (c.format != "text" && c.format != "jsonl")
+    throw UsageError("--format must be text or jsonl, got '" + c.format + "'");
+  if (c.max_memory_gib < 0) throw UsageError("--max-memory must be >= 0 GiB");
+  FinetuneOptions o;
+  o.base = c.model.spec();
+  o.data = c.data;
+  o.run = c.run;
+  o.overwrite = c.overwrite;
+  o.steps = c.steps;
+  o.seq = c.seq;
+  o.batch = c.batch;
+  o.accumulate = c.accumulate;
+  o.lr = c.lr;
+  o.warmup = c.warmup;
+  o.schedule = parse_lr_schedule(c.schedule);
+  o.weight_decay = c.weight_decay;
+  o.clip = c.clip;
+  o.seed = c.seed;
+  o.seed_given = c.seed_opt->count() > 0;
+  o.val_fraction = c.val_fraction;
+  o.eval_every = c.eval_every;
+  o.sample_every = c.sample_every;
+  o.sample_length = c.sample_length;
+  o.save_every = c.save_every;
+  o.memory_limit = static_cast<int64_t>(c.max_memory_gib * 1024.0 * 1024.0 * 1024.0);
+  return o;
+}
+
+// Progress and log output: a live bar on a terminal, plain lines otherwise,
+// JSON records on stdout with --format jsonl. Messages go to stderr.
+class ConsoleObserver : public FinetuneObserver {
+ public:
+  ConsoleObserver(CliIO& io, bool jsonl) : io_(io), jsonl_(jsonl), bar_(io.stderr_is_tty && !jsonl) {}
+
+  void started(const FinetuneStart& s) override {
+    start_step_ = s.start_step;
+    t0_ = std::chrono::steady_clock::now();
+    io_.err << "gpt2: " << (s.resumed ? "resuming " : "starting ") << s.run_dir.string() << " from "
+            << s.base_dir.string() << (s.resumed ? " at step " + std::to_string(s.start_step) : std::string())
+            << " (" << s.total_steps << " steps, seed " << s.seed << ", " << s.device << ")\n"
+            << "gpt2: data: " << format_grouped(s.train_tokens) << " training tokens (" << s.train_documents
+            << " documents), " << format_grouped(s.val_tokens) << " validation tokens (" << s.val_documents
+            << " documents)" << (s.tokens_from_cache ? ", token cache reused" : "") << "; windows of " << s.window
+            << " tokens\n"
+            << "gpt2: memory: about " << s.memory << "\n";
+  }
+  void message(const std::string& line) override { end_bar() << "gpt2: " << line << "\n"; }
+
+  void step(const LossPoint& p, int64_t total) override {
+    if (p.val_loss >= 0) last_val_ = p.val_loss;
+    if (jsonl_) {
+      nlohmann::json j = {{"step", p.step}, {"loss", p.loss}, {"lr", p.lr}, {"tokens_per_s", p.tokens_per_s},
+                          {"elapsed_s", p.elapsed_s}};
+      j["val_loss"] = p.val_loss >= 0 ? nlohmann::json(p.val_loss) : nlohmann::json(nullptr);
+      if (p.val_loss >= 0) j["val_perplexity"] = std::exp(p.val_loss);
+      io_.out << j.dump() << "\n" << std::flush;
+      return;
+    }
+    const double spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    const double eta = spent / static_cast<double>(p.step - start_step_) * static_cast<double>(total - p.step);
+    std::string line = "step " + std::to_string(p.step) + "/" + std::to_string(total) + " loss " + fixed(p.loss, 4);
+    if (last_val_ >= 0) line += " val " + fixed(last_val_, 4) + " (ppl " + fixed(std::exp(last_val_), 2) + ")";
+    line += " lr " + fixed(p.lr * 1e4, 3) + "e-4 " + fixed(p.tokens_per_s, 0) + " tok/s ETA " + format_duration(eta);
+    if (bar_) {
+      const int width = 24;
+      const int filled = static_cast<int>(width * p.step / std::max<int64_t>(1, total));
+      io_.err << "\r[" << std::string(filled, '#') << std::string(width - filled, '.') << "] " << line << "\033[K"
+              << std::flush;
+      bar_open_ = true;
+    } else {
+      io_.err << "gpt2: " << line << (p.val_loss >= 0 ? " (evaluated)" : "") << "\n";
+    }
+  }
+
+  void sample(int64_t step, const std::string& text) override {
+    if (jsonl_) {
+      io_.out << nlohmann::json{{"step", step}, {"sample", text}}.dump() << "\n" << std::flush;
+      return;
+    }
+    end_bar();
+    io_.out << "======== SAMPLE at step " << step << " ========\n" << text << "\n" << std::flush;
+  }
+
+  void saved(int64_t step, const std::filesystem::path& dir) override {
+    end_bar() << "gpt2: saved step " << step << " to " << dir.string() << "\n";
+  }
+
+ private:
+  std::ostream& end_bar() {
+    if (bar_open_) io_.err << "\n";
+    bar_open_ = false;
+    return io_.err;
+  }
+
+  CliIO& io_;
+  bool jsonl_, bar_, bar_open_ = false;
+  int64_t start_step_ = 0;
+  double last_val_ = -1;
+  std::chrono::steady_clock::time_point t0_;
+};
+
+void run_finetune(const FinetuneCliOptions& c, CliIO& io) {
+  const FinetuneOptions o = to_library(c);
+  install_interrupt_handler();
+  ConsoleObserver obs(io, c.format == "jsonl");
+  const FinetuneResult r = finetune(o, obs, [] { return interrupt_requested(); });
+  io.out.flush();
+  if (r.interrupted)
+    throw InterruptedError("interrupted at step " + std::to_string(r.step) + "; " + r.run_dir.string() +
+                           " holds it (rerun the same command to continue)");
+  io.err << "gpt2: done: " << r.run_dir.string() << " at step " << r.step << ", loss " << fixed(r.loss, 4);
+  if (r.val_loss >= 0) io.err << ", validation loss " << fixed(r.val_loss, 4);
+  io.err << "\n";
+}
+
+}  // namespace
+
+void register_finetune_command(CLI::App& app, CliIO& io) {
+  auto o = std::make_shared<FinetuneCliOptions>();
+  CLI::App* f = app.add_subcommand(
+      "finetune", "Train a model on your text (resumable): writes <models-dir>/<run>/, a model directory");
+  o->model.add_to(f);
+  f->add_option("--data", o->data, "Training text: a file (documents separated by <|endoftext|>), a .jsonl file "
+                                   "({\"text\": ...} per line) or a directory of .txt files (repeatable)");
+  f->add_option("--run", o->run, "Name of the run directory under --models-dir (or a path with a '/')");
+  f->add_flag("--overwrite", o->overwrite, "Replace an existing directory that is not a run of gpt2 finetune");
+  f->add_option("--steps", o->steps, "Total optimizer steps of the run (rerun with more to continue)")
+      ->capture_default_str();
+  f->add_option("--seq", o->seq, "Tokens per training window (default: min(n_ctx, 1024))");
+  f->add_option("--batch", o->batch, "Windows per micro-batch")->capture_default_str();
+  f->add_option("--accumulate", o->accumulate, "Micro-batches per optimizer step")->capture_default_str();
+  f->add_option("--lr", o->lr, "Peak learning rate (AdamW)")->capture_default_str();
+  f->add_option("--warmup", o->warmup, "Steps of linear learning-rate warm-up")->capture_default_str();
+  f->add_option("--schedule", o->schedule, "After warm-up: constant or cosine (to 0 at --steps)")
+      ->capture_default_str();
+  f->add_option("--weight-decay", o->weight_decay, "AdamW decoupled weight decay (matrices only)")
+      ->capture_default_str();
+  f->add_option("--clip", o->clip, "Clip the gradient norm to this (0: off)")->capture_default_str();
+  o->seed_opt = f->add_option("--seed", o->seed, "Seed of the window sampler (default: random; a run keeps its own)");
+  f->add_option("--val-fraction", o->val_fraction,
+                "Held-out validation share: whole last documents, or the stream's tail (0: none)")
+      ->capture_default_str();
+  f->add_option("--eval-every", o->eval_every, "Validation loss every N steps (and at the end; 0: end only)")
+      ->capture_default_str();
+  f->add_option("--sample-every", o->sample_every, "Print a sample every N steps (0: never)")->capture_default_str();
+  f->add_option("--sample-length", o->sample_length, "Tokens per sample")->capture_default_str();
+  f->add_option("--save-every", o->save_every, "Checkpoint every N steps (always at the end and on Ctrl-C; 0: only then)")
+      ->capture_default_str();
+  f->add_option("--max-memory", o->max_memory_gib, "Refuse to start above this many GiB (default: MemAvailable)");
+  f->add_option("--format", o->format, "Log: text (progress bar on a terminal) or jsonl records on stdout")
+      ->capture_default_str();
+  f->callback([o, &io] { run_finetune(*o, io); });
+}
+
+}  // namespace gpt2::cli

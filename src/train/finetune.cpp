@@ -1,0 +1,259 @@
+#include "gpt2/finetune.hpp"
+
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "gpt2/checkpoint.hpp"
+#include "gpt2/errors.hpp"
+#include "gpt2/model.hpp"
+#include "gpt2/model_names.hpp"
+#include "gpt2/train_data.hpp"
+#include "gpt2/train_memory.hpp"
+#include "gpt2/trainer.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace gpt2 {
+
+namespace {
+
+void validate(const FinetuneOptions& o) {
+  auto positive = [](int64_t v, const char* name) {
+    if (v < 1) throw UsageError(std::string(name) + " must be at least 1, got " + std::to_string(v));
+  };
+  auto non_negative = [](double v, const char* name) {
+    if (!(v >= 0)) throw UsageError(std::string(name) + " must be >= 0, got " + std::to_string(v));
+  };
+  positive(o.steps, "--steps");
+  positive(o.batch, "--batch");
+  positive(o.accumulate, "--accumulate");
+  positive(o.sample_length, "--sample-length");
+  if (o.seq < 0) throw UsageError("--seq must be at least 1 (0: min(n_ctx, 1024)), got " + std::to_string(o.seq));
+  if (!(o.lr > 0)) throw UsageError("--lr must be > 0, got " + std::to_string(o.lr));
+  non_negative(static_cast<double>(o.warmup), "--warmup");
+  non_negative(o.weight_decay, "--weight-decay");
+  non_negative(o.clip, "--clip");
+  non_negative(static_cast<double>(o.eval_every), "--eval-every");
+  non_negative(static_cast<double>(o.sample_every), "--sample-every");
+  non_negative(static_cast<double>(o.save_every), "--save-every");
+  if (!(o.val_fraction >= 0 && o.val_fraction < 1))
+    throw UsageError("--val-fraction must be in [0, 1), got " + std::to_string(o.val_fraction));
+  if (o.base.weight_type != ops::WeightType::kFloat32)
+    throw UsageError("finetune trains float32 weights: --dtype must be float32");
+  if (o.run.empty()) throw UsageError("--run NAME is required (the run directory under --models-dir)");
+  if (is_released_model(o.run) || is_released_model(fs::path(o.run).filename().string()))
+    throw UsageError("--run " + o.run + " is a released model name: downloaded weights are never overwritten; " +
+                     "choose another name");
+}
+
+fs::path absolute_path(const fs::path& p) { return fs::absolute(p).lexically_normal(); }
+
+bool same_dir(const fs::path& a, const fs::path& b) {
+  std::error_code ec;
+  if (fs::exists(a, ec) && fs::exists(b, ec)) return fs::equivalent(a, b, ec);
+  return absolute_path(a) == absolute_path(b);
+}
+
+// The base model's identity: its directory, hparams and checkpoint file.
+json base_identity(const FinetuneOptions& o, const fs::path& base_dir) {
+  const ModelInfo info = inspect_model_dir(base_dir, o.base.format);
+  std::error_code ec;
+  return {{"model", o.base.model},
+          {"dir", absolute_path(base_dir).string()},
+          {"hparams", json::parse(info.hp.to_json())},
+          {"format", to_string(info.format)},
+          {"checkpoint_file", info.checkpoint_file.filename().string()},
+          {"checkpoint_size", static_cast<int64_t>(fs::file_size(info.checkpoint_file, ec))},
+          {"checkpoint_mtime_ns", file_mtime_ns(info.checkpoint_file)}};
+}
+
+json settings_json(const FinetuneOptions& o, int64_t seq, const std::string& device) {
+  json data = json::array();
+  for (const auto& d : o.data) data.push_back(absolute_path(d).string());
+  return {{"data", data},           {"steps", o.steps},
+          {"seq", seq},             {"batch", o.batch},
+          {"accumulate", o.accumulate}, {"lr", o.lr},
+          {"warmup", o.warmup},     {"schedule", to_string(o.schedule)},
+          {"weight_decay", o.weight_decay}, {"clip", o.clip},
+          {"val_fraction", o.val_fraction}, {"eval_every", o.eval_every},
+          {"sample_every", o.sample_every}, {"save_every", o.save_every},
+          {"device", device},       {"threads", o.base.threads}};
+}
+
+// The directory checks of item 7: where the run goes and whether it may be written.
+void check_run_target(const FinetuneOptions& o, const fs::path& run_dir, const fs::path& base_dir) {
+  if (same_dir(run_dir, base_dir))
+    throw UsageError("--run " + o.run + " is the base model itself (" + base_dir.string() +
+                     "): a run never overwrites its base; choose another name");
+  const fs::path parent = run_dir.has_parent_path() ? run_dir.parent_path() : fs::path(".");
+  std::error_code ec;
+  fs::create_directories(parent, ec);
+  if (ec || ::access(parent.c_str(), W_OK) != 0)
+    throw IoError("models directory " + parent.string() + " is not writable" + (ec ? ": " + ec.message() : ""));
+  recover_run_dir(run_dir);  // a save a crash interrupted
+  if (!fs::exists(run_dir, ec)) return;
+  if (!fs::is_directory(run_dir, ec))
+    throw UsageError("--run " + o.run + ": " + run_dir.string() + " exists and is not a directory");
+  if (fs::exists(run_dir / "model.ckpt.index", ec))
+    throw UsageError("--run " + o.run + ": " + run_dir.string() +
+                     " holds a released TensorFlow checkpoint: downloaded weights are never overwritten");
+  if (!is_run_dir(run_dir) && !o.overwrite && !fs::is_empty(run_dir, ec))
+    throw UsageError("--run " + o.run + ": " + run_dir.string() +
+                     " exists and is not a run of gpt2 finetune; pass --overwrite to replace it");
+}
+
+uint64_t random_seed() {
+  std::random_device rd;
+  return ((static_cast<uint64_t>(rd()) << 32) | rd()) & ((uint64_t{1} << 53) - 1);
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+fs::path run_dir_for(const std::string& run, const fs::path& models_dir) {
+  if (run.find('/') != std::string::npos) return fs::path(run);
+  return models_dir / run;
+}
+
+FinetuneResult finetune(const FinetuneOptions& o, FinetuneObserver& obs, const std::function<bool()>& should_stop) {
+  validate(o);
+  const std::vector<DataFile> files = expand_data_inputs(o.data);
+  const fs::path models_dir = o.base.models_dir.empty() ? default_models_dir() : o.base.models_dir;
+  const fs::path run_dir = run_dir_for(o.run, models_dir);
+  const fs::path base_dir = resolve_model_spec_dir(o.base);
+  check_run_target(o, run_dir, base_dir);
+  const bool resumed = is_run_dir(run_dir) && !o.overwrite;
+
+  if (o.base.threads > 0) at::set_num_threads(o.base.threads);
+  const torch::Device device = resolve_device(o.base.device);
+  const json base = base_identity(o, base_dir);
+
+  RunState st;
+  ModelWeights weights;
+  std::shared_ptr<const Tokenizer> tok;
+  if (resumed) {
+    st = read_run_state(run_dir);
+    const json saved_base = json::parse(st.base_json);
+    if (saved_base.value("dir", "") != base.at("dir").get<std::string>())
+      throw UsageError("run " + run_dir.string() + " was started from " + saved_base.value("dir", "?") +
+                       ", not from " + base.at("dir").get<std::string>() +
+                       " (give that --model to continue it, or --overwrite to start over)");
+    if (saved_base.value("checkpoint_size", int64_t{-1}) != base.at("checkpoint_size").get<int64_t>() ||
+        saved_base.value("checkpoint_mtime_ns", int64_t{-1}) != base.at("checkpoint_mtime_ns").get<int64_t>())
+      obs.message("note: the base model's checkpoint changed since this run started; the run continues from its "
+                  "own saved weights");
+    if (o.steps <= st.step)
+      throw UsageError("run " + run_dir.string() + " is already at step " + std::to_string(st.step) +
+                       "; give --steps above " + std::to_string(st.step) + " to continue it");
+    if (o.seed_given && o.seed != st.seed)
+      obs.message("the run keeps its seed " + std::to_string(st.seed) + " (--seed " + std::to_string(o.seed) +
+                  " applies to new runs only)");
+    weights = load_model_weights(run_dir);
+    tok = tokenizer_for_model_dir(run_dir);
+  } else {
+    st.seed = o.seed_given ? o.seed : random_seed();
+    st.base_json = base.dump();
+    LoadOptions lo;
+    lo.format = o.base.format;
+    weights = load_model_weights(base_dir, lo);
+    tok = tokenizer_for_model_dir(base_dir);
+  }
+  const HParams hp = weights.hp;
+  const int64_t seq = o.seq > 0 ? o.seq : std::min<int64_t>(hp.n_ctx, 1024);
+  if (seq > hp.n_ctx)
+    throw UsageError("--seq " + std::to_string(seq) + " exceeds the model's context of " + std::to_string(hp.n_ctx));
+
+  const TrainingMemory need = estimate_training_memory(hp, o.batch, seq);
+  check_training_memory(need, o.memory_limit > 0 ? o.memory_limit : available_memory_bytes(), o.batch, seq);
+
+  const TokenStream stream = load_token_stream(files, *tok, is_run_dir(run_dir) ? run_dir : fs::path());
+  const DataSplit split = split_validation(stream.tokens, static_cast<uint16_t>(tok->eot_id()), o.val_fraction);
+  const WindowSampler sampler(static_cast<int64_t>(split.train.size()), seq, st.seed);
+
+  TrainableGPT2 model(weights, torch::kFloat32, device);
+  weights = ModelWeights{};  // release the memory-mapped base
+  AdamWOptions ao;
+  ao.weight_decay = o.weight_decay;
+  AdamW opt(model->params(), ao);
+  if (resumed) {
+    read_optimizer_state(run_dir, *model, opt);
+    if (opt.steps() != st.step)
+      throw FormatError(run_dir.string() + ": optimizer state is at step " + std::to_string(opt.steps()) +
+                        ", training state at step " + std::to_string(st.step));
+  }
+  st.settings_json = settings_json(o, seq, device.str()).dump();
+
+  FinetuneStart fs_info;
+  fs_info.run_dir = run_dir;
+  fs_info.base_dir = base_dir;
+  fs_info.resumed = resumed;
+  fs_info.start_step = st.step;
+  fs_info.total_steps = o.steps;
+  fs_info.train_tokens = static_cast<int64_t>(split.train.size());
+  fs_info.val_tokens = static_cast<int64_t>(split.val.size());
+  fs_info.train_documents = split.train_documents;
+  fs_info.val_documents = split.val_documents;
+  fs_info.tokens_from_cache = stream.from_cache;
+  fs_info.window = sampler.window();
+  fs_info.seed = st.seed;
+  fs_info.memory = need.describe(o.batch, seq);
+  fs_info.device = device.str();
+  obs.started(fs_info);
+
+  FinetuneResult res;
+  res.run_dir = run_dir;
+  res.start_step = st.step;
+  const auto t0 = std::chrono::steady_clock::now();
+  const double elapsed_before = st.elapsed_s;
+  auto save = [&] {
+    st.elapsed_s = elapsed_before + seconds_since(t0);
+    save_run(run_dir, *model, opt, *tok, st, stream);
+    obs.saved(st.step, run_dir);
+  };
+  const TrainStepSettings ts{o.batch, o.accumulate, o.clip};
+  bool dirty = false;
+  while (st.step < o.steps) {
+    if (should_stop && should_stop()) {
+      res.interrupted = true;
+      break;
+    }
+    const auto ts0 = std::chrono::steady_clock::now();
+    const double lr = learning_rate(o.lr, st.step, o.warmup, o.schedule, o.steps);
+    const StepResult r = train_step(*model, opt, split.train, sampler, st.step, lr, ts);
+    ++st.step;
+    dirty = true;
+    LossPoint p;
+    p.step = st.step;
+    p.loss = r.loss;
+    p.lr = lr;
+    p.tokens_per_s = static_cast<double>(r.tokens) / std::max(1e-9, seconds_since(ts0));
+    p.elapsed_s = elapsed_before + seconds_since(t0);
+    res.loss = r.loss;
+    const bool last = st.step == o.steps;
+    if (split.val.size() >= 2 && ((o.eval_every > 0 && st.step % o.eval_every == 0) || last)) {
+      p.val_loss = eval_loss(*model, split.val, seq);
+      res.val_loss = p.val_loss;
+    }
+    st.history.push_back(p);
+    obs.step(p, o.steps);
+    if (o.sample_every > 0 && st.step % o.sample_every == 0)
+      obs.sample(st.step, sample_text(*model, tok, o.sample_length, st.seed + static_cast<uint64_t>(st.step)));
+    if (o.save_every > 0 && st.step % o.save_every == 0 && !last) {
+      save();
+      dirty = false;
+    }
+  }
+  if (dirty) save();
+  res.step = st.step;
+  return res;
+}
+
+}  // namespace gpt2
