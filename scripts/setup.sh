@@ -12,6 +12,7 @@ PKGS=(
   libsnappy-dev               # Snappy-compressed TensorFlow index blocks
   libgtest-dev libgmock-dev   # tests
   python3                     # local HTTP fault-injection server used by the downloader tests
+  man-db zsh                  # tests of the generated man page (man -l, groff) and zsh completion
   "$@"
 )
 
