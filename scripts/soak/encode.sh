@@ -37,6 +37,7 @@ for ((i = 0; i < N; i++)); do
     head -5 "$work/err" >&2
   fi
   bytes=$((bytes + size))
+  if (( (i + 1) % 100 == 0 )); then echo "encode soak: $((i + 1))/$N runs, $failures failures" >&2; fi
 done
 secs=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN {printf "%.1f", e - s}')
 verdict=PASS; [ "$failures" -eq 0 ] || verdict=FAIL

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `gpt2 score` over a large text file in bounded memory: scores a SIZE_MB file
 # (default 200) and a tenth of it, sampling RSS every few seconds; the big run's
-# peak RSS must not exceed the small run's by more than RSS_SLACK_MB (default 64):
+# peak RssAnon (heap; the mapped weights are file pages) must not exceed the small
+# run's by more than RSS_SLACK_MB (default 64):
 # memory must not grow with the input's size.
 #   scripts/soak/score.sh [SIZE_MB=200]
 # Env: GPT2 (binary, default build/gpt2), MODEL (default tests/data/tiny-ref: the
@@ -44,7 +45,7 @@ run() {  # run MB -> "peak_rss_kb seconds exit"
   local pid=$!
   monitor "$pid" 1000000000 "$INTERVAL" "$csv"
   wait "$pid" || rc=$?
-  peak=$(awk -F, 'NR > 1 && $2 > m {m = $2} END {print m + 0}' "$csv")
+  peak=$(awk -F, 'NR > 1 && $3 > m {m = $3} END {print m + 0}' "$csv")  # peak RssAnon
   echo "$peak $(( $(date +%s) - t0 )) $rc"
 }
 
