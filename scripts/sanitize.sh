@@ -18,7 +18,8 @@ reports="$ROOT/$ASAN_BUILD_DIR/sanitizer-reports"
 #  log_path             reports go to files, so none is lost in a subprocess's captured stderr
 #  detect_leaks=1       LeakSanitizer on; suppressions in scripts/sanitizers/lsan.supp (each justified there)
 #  halt_on_error        abort at the first report
-# UBSan: print a stack trace; -fno-sanitize-recover makes every check fatal.
+# UBSan: print a stack trace; -fno-sanitize-recover makes every check fatal. (GCC 12's
+# combined runtime writes UBSan reports to stderr, not log_path; they exit with 86.)
 common="exitcode=86:log_path=$reports/report:abort_on_error=0"
 export ASAN_OPTIONS="$common:detect_leaks=1:halt_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1"
 export LSAN_OPTIONS="suppressions=$ROOT/scripts/sanitizers/lsan.supp:print_suppressions=0"
