@@ -13,6 +13,7 @@ PKGS=(
   libgtest-dev libgmock-dev   # tests
   python3                     # local HTTP fault-injection server used by the downloader tests; PNG check
   chromium fonts-dejavu-core  # headless rendering of `gpt2 score --html` reports (scripts/check_html.sh)
+  man-db zsh                  # tests of the generated man page (man -l, groff) and zsh completion
   "$@"
 )
 

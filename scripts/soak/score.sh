@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# `gpt2 score` over a large text file in bounded memory: scores a SIZE_MB file
+# (default 200) and a tenth of it, sampling RSS every few seconds; the big run's
+# peak RssAnon (heap; the mapped weights are file pages) must not exceed the small
+# run's by more than RSS_SLACK_MB (default 64):
+# memory must not grow with the input's size.
+#   scripts/soak/score.sh [SIZE_MB=200]
+# Env: GPT2 (binary, default build/gpt2), MODEL (default tests/data/tiny-ref: the
+# point is memory, not the model; any model directory works), SOAK_DIR (default
+# build/soak), INTERVAL (default 5), THREADS (default 1), NICE (default 19).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+source "$ROOT/scripts/soak/lib.sh"
+SIZE_MB=${1:-200}
+GPT2=${GPT2:-$ROOT/build/gpt2}
+MODEL=${MODEL:-$ROOT/tests/data/tiny-ref}
+SOAK_DIR=${SOAK_DIR:-$ROOT/build/soak}
+INTERVAL=${INTERVAL:-5}
+THREADS=${THREADS:-1}
+NICE=${NICE:-19}
+RSS_SLACK_MB=${RSS_SLACK_MB:-64}
+if ! "$GPT2" score --help >/dev/null 2>&1; then
+  echo "soak score: $GPT2 has no 'score' subcommand" >&2
+  exit 2
+fi
+mkdir -p "$SOAK_DIR"
+
+# Text: the repository's documents and sources repeated until SIZE_MB (real
+# English and code, so the tokenizer sees ordinary text).
+make_text() {  # make_text FILE MB
+  local file=$1 mb=$2 seed="$SOAK_DIR/score_seed.txt"
+  cat "$ROOT"/README.md "$ROOT"/docs/*.md "$ROOT"/src/*/*.cpp >"$seed"
+  : >"$file.partial"
+  while [ "$(stat -c %s "$file.partial")" -lt $((mb * 1048576)) ]; do cat "$seed" >>"$file.partial"; done
+  truncate -s $((mb * 1048576)) "$file.partial"
+  mv "$file.partial" "$file"
+}
+
+run() {  # run MB -> "peak_rss_kb seconds exit"
+  local mb=$1 text="$SOAK_DIR/score_${1}MB.txt" csv="$SOAK_DIR/score_${1}MB.csv" t0 rc=0 peak
+  [ -f "$text" ] || make_text "$text" "$mb"
+  t0=$(date +%s)
+  nice -n "$NICE" "$GPT2" score --model "$MODEL" --file "$text" --threads "$THREADS" \
+    >"$SOAK_DIR/score_${mb}MB.out" 2>"$SOAK_DIR/score_${mb}MB.err" &
+  local pid=$!
+  monitor "$pid" 1000000000 "$INTERVAL" "$csv"
+  wait "$pid" || rc=$?
+  peak=$(awk -F, 'NR > 1 && $3 > m {m = $3} END {print m + 0}' "$csv")  # peak RssAnon
+  echo "$peak $(( $(date +%s) - t0 )) $rc"
+}
+
+small_mb=$(( SIZE_MB / 10 > 0 ? SIZE_MB / 10 : 1 ))
+read -r small_peak small_s small_rc <<<"$(run "$small_mb")"
+read -r big_peak big_s big_rc <<<"$(run "$SIZE_MB")"
+verdict=PASS
+[ "$small_rc" -eq 0 ] && [ "$big_rc" -eq 0 ] || verdict="FAIL(exit $small_rc/$big_rc)"
+[ $(( big_peak - small_peak )) -le $(( RSS_SLACK_MB * 1024 )) ] || verdict="FAIL(peak RSS grew $(( (big_peak - small_peak) / 1024 )) MiB)"
+echo "soak score model=$(basename "$MODEL") ${small_mb}MB: peak_rss_kb=$small_peak seconds=$small_s exit=$small_rc;" \
+     "${SIZE_MB}MB: peak_rss_kb=$big_peak seconds=$big_s exit=$big_rc -> $verdict"
+[ "$verdict" = PASS ]
