@@ -31,7 +31,7 @@ warm=$(( secs / 5 ))   # the first fifth of the run is warm-up (load, first batc
 
 mkdir -p "$SOAK_DIR"
 model="$SOAK_DIR/random-124M"
-[ -f "$model/model.safetensors" ] || python3 "$ROOT/scripts/soak/make_random_model.py" "$model" --size 124M >/dev/null
+[ -f "$model/model.safetensors" ] || "$GPT2" bench --random 124M --seed 1 --save-random "$model" 2>/dev/null
 
 status=0
 for dtype in "${DTYPES[@]}"; do
