@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the libFuzzer targets of the checkpoint parsers (clang, ASan + UBSan) and
 # run each for N seconds (default 60) on a copy of the seed corpus.
-#   scripts/fuzz.sh [SECONDS] [TARGET...]      targets: fuzz_tf_index fuzz_safetensors
+#   scripts/fuzz.sh [SECONDS] [TARGET...]
+#   targets: fuzz_tf_index fuzz_safetensors fuzz_safetensors_roundtrip fuzz_prompt_file
 # Crashes are written to tests/fuzz/out/<target>/ (git-ignored) and make the script fail.
 set -euo pipefail
 
@@ -9,7 +10,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SECS="${1:-60}"
 shift || true
 TARGETS=("$@")
-[ "${#TARGETS[@]}" -gt 0 ] || TARGETS=(fuzz_tf_index fuzz_safetensors)
+[ "${#TARGETS[@]}" -gt 0 ] || TARGETS=(fuzz_tf_index fuzz_safetensors fuzz_safetensors_roundtrip fuzz_prompt_file)
 BUILD="${GPT2_FUZZ_BUILD:-$ROOT/build-fuzz}"
 OUT="$ROOT/tests/fuzz/out"
 
@@ -23,8 +24,9 @@ status=0
 for t in "${TARGETS[@]}"; do
   case "$t" in
     fuzz_tf_index) seeds="$ROOT/tests/fuzz/corpus/tf_index"; extra=(-max_len=16384) ;;
-    fuzz_safetensors) seeds="$ROOT/tests/fuzz/corpus/safetensors"
+    fuzz_safetensors|fuzz_safetensors_roundtrip) seeds="$ROOT/tests/fuzz/corpus/safetensors"
       extra=(-max_len=16384 "-dict=$ROOT/tests/fuzz/safetensors.dict") ;;
+    fuzz_prompt_file) seeds="$ROOT/tests/fuzz/corpus/prompt_file"; extra=(-max_len=4096) ;;
     *) echo "fuzz: unknown target $t" >&2; exit 2 ;;
   esac
   work="$OUT/$t"
