@@ -22,8 +22,9 @@ struct PromptRecord {
 
 // Reads every prompt. NotFoundError for a missing file; FormatError naming the
 // file and line for a JSONL line that is not a JSON object or has no string
-// "prompt"; UsageError if the file holds no prompt.
-std::vector<PromptRecord> read_prompt_file(const std::filesystem::path& file);
+// "prompt"; UsageError if the file holds no prompt. `bytes`, when given,
+// receives the file's contents (read once, e.g. for a checksum).
+std::vector<PromptRecord> read_prompt_file(const std::filesystem::path& file, std::string* bytes = nullptr);
 
 // Parses prompt-file text (what read_prompt_file reads); `jsonl` picks the format.
 std::vector<PromptRecord> parse_prompts(const std::string& text, bool jsonl, const std::string& source);

@@ -55,8 +55,9 @@ struct PromptSet {
   std::string crc;                        // crc32c of the --prompts file
 };
 
+// The prompts' tokens. `records` and `bytes`: the --prompts file, read before the model loaded.
 PromptSet prompt_set(const SampleOptions& o, const LoadedModel& l, int64_t length, const std::string& single,
-                     std::ostream& err) {
+                     std::vector<PromptRecord> records, const std::string& bytes, std::ostream& err) {
   PromptSet p;
   if (o.mode == Mode::kUnconditional) {
     p.ids.push_back({l.tokenizer->eot_id()});  // as released: <|endoftext|>
@@ -66,8 +67,7 @@ PromptSet prompt_set(const SampleOptions& o, const LoadedModel& l, int64_t lengt
     p.ids.push_back(fit_prompt(l.tokenizer->encode_ordinary(single), length, o, l.hp, err));
     return p;
   }
-  p.records = read_prompt_file(o.prompts);
-  const std::string bytes = read_file(o.prompts, "--prompts file");
+  p.records = std::move(records);
   p.crc = std::to_string(crc32c::value(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
   for (const PromptRecord& r : p.records) {
     try {
@@ -84,10 +84,12 @@ PromptSet prompt_set(const SampleOptions& o, const LoadedModel& l, int64_t lengt
 void run_dataset(const SampleOptions& o, CliIO& io, const std::string& single_prompt) {
   const Format format = validate(o);
   const Shard shard = o.shard.empty() ? Shard{} : parse_shard(o.shard);
-  if (!o.prompts.empty()) read_prompt_file(o.prompts);  // bad prompt files fail before the model loads
+  std::string prompt_bytes;  // read once; a bad prompt file fails before the model loads
+  std::vector<PromptRecord> records = o.prompts.empty() ? std::vector<PromptRecord>{}
+                                                        : read_prompt_file(o.prompts, &prompt_bytes);
   LoadedModel loaded = load(o, io.err);
   const int64_t length = resolve_length(o, loaded.hp);
-  const PromptSet prompts = prompt_set(o, loaded, length, single_prompt, io.err);
+  const PromptSet prompts = prompt_set(o, loaded, length, single_prompt, std::move(records), prompt_bytes, io.err);
   const bool from_file = !o.prompts.empty();
   const int64_t n_prompts = static_cast<int64_t>(prompts.ids.size());
   const int64_t total = n_prompts * o.nsamples;

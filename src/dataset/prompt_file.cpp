@@ -44,8 +44,9 @@ std::vector<PromptRecord> parse_prompts(const std::string& text, bool jsonl, con
   return out;
 }
 
-std::vector<PromptRecord> read_prompt_file(const std::filesystem::path& file) {
+std::vector<PromptRecord> read_prompt_file(const std::filesystem::path& file, std::string* bytes) {
   const std::string text = read_file(file, "--prompts file");
+  if (bytes != nullptr) *bytes = text;
   bool jsonl = file.extension() == ".jsonl";
   if (!jsonl) {
     const size_t first = text.find_first_not_of(" \t\r\n");
