@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -77,10 +78,13 @@ std::pair<int64_t, double> parse_logit_bias(const std::string& s) {
 
 void apply_repetition_penalty(float* logits, int64_t V, const std::vector<int64_t>& context, double penalty) {
   if (penalty == 1.0) return;
-  std::vector<bool> seen(static_cast<size_t>(V), false);
-  for (int64_t id : context) {
-    if (id < 0 || id >= V || seen[static_cast<size_t>(id)]) continue;
-    seen[static_cast<size_t>(id)] = true;
+  // Each distinct id once: sort a copy of the (at most n_ctx-long) context rather
+  // than allocating a vocabulary-sized table per row and step.
+  std::vector<int64_t> ids = context;
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  for (int64_t id : ids) {
+    if (id < 0 || id >= V) continue;
     float& x = logits[id];
     x = x > 0 ? static_cast<float>(x / penalty) : static_cast<float>(x * penalty);
   }
