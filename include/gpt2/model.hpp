@@ -28,7 +28,7 @@ using PackedWeights = std::map<std::string, ops::Packed>;
 struct ModelOptions {
   ops::WeightType weight_type = ops::WeightType::kFloat32;  // how projections are stored
   torch::Device device = torch::kCPU;                        // where weights and activations live
-  // bfloat16/int8 on the CPU: use these instead of converting the float32
+  // bfloat16/int8/int4 on the CPU: use these instead of converting the float32
   // projection weights (which are then never read). Must hold every projection.
   const PackedWeights* packed = nullptr;
   std::vector<std::shared_ptr<const void>> packed_storage;  // keeps the packed tensors' memory alive
@@ -64,7 +64,7 @@ class GPT2Impl : public torch::nn::Module {
   // model's device.
   KVCache make_cache(int64_t batch, int64_t capacity = 0) const;
 
-  // Every projection's stored weights (bfloat16/int8), for a weight cache.
+  // Every projection's stored weights (bfloat16/int8/int4), for a weight cache.
   PackedWeights packed_weights() const;
 
  private:

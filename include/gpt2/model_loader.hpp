@@ -28,7 +28,7 @@ struct ModelSpec {
   std::string device = "auto";           // auto, cpu, cuda, cuda:N
   int threads = 0;                       // > 0: at::set_num_threads(threads) before loading
   std::optional<CheckpointFormat> format;  // which checkpoint when a directory holds both
-  // bfloat16/int8 on the CPU: keep the converted weights in a cache file and
+  // bfloat16/int8/int4 on the CPU: keep the converted weights in a cache file and
   // memory-map them on later loads (gpt2/weight_cache.hpp). false: convert every time.
   bool weight_cache = true;
   // Told about slow steps (the first conversion into the cache), one line each.

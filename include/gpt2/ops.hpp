@@ -27,8 +27,11 @@ namespace gpt2::ops {
 //   int8:     symmetric per-output-channel int8, stored [out, in]; the kernel
 //             quantizes activations per block of 64 inputs (int8 x int8 dot
 //             products accumulate in int32 per block, float32 across blocks)
-enum class WeightType { kFloat32, kBFloat16, kInt8 };
-WeightType parse_weight_type(const std::string& s);  // "float32"|"bfloat16"|"int8"; UsageError otherwise
+//   int4:     4-bit weights, symmetric per group of 32 inputs with a float16
+//             scale (4.5 bits per weight, like llama.cpp's q4_0), tiled; the
+//             kernel quantizes activations to int8 per block of 64 inputs
+enum class WeightType { kFloat32, kBFloat16, kInt8, kInt4 };
+WeightType parse_weight_type(const std::string& s);  // "float32"|"bfloat16"|"int8"|"int4"; UsageError otherwise
 std::string to_string(WeightType t);
 
 // Which implementation the products use (process-wide; default kAuto).
@@ -39,7 +42,7 @@ enum class Backend {
 void set_backend(Backend b);
 Backend backend();
 // Whether this CPU has the kernels kAuto uses for few-row products of this weight
-// type (AVX-512 for float32/bfloat16, AVX-512 VNNI for int8); without them every
+// type (AVX-512 for float32/bfloat16, AVX-512 VNNI for int8/int4); without them every
 // product runs on libtorch.
 bool cpu_kernels_available(WeightType type);
 // One line naming what kAuto uses on this CPU, e.g. "avx512 (f32, bf16, int8-vnni)".
@@ -67,8 +70,9 @@ class SerialLibtorchGuard {
   int kernel_threads_ = 0;    // the kernels' thread count before this guard
 };
 
-// A projection's weights as stored for the kernels (bf16/int8: tiled, see
-// kernels_avx512.hpp; int8 also per-row scales): what the weight cache saves.
+// A projection's weights as stored for the kernels (bf16/int8/int4: tiled, see
+// kernels_avx512.hpp; int8 also per-row scales, int4 keeps its scales in the
+// tiles): what the weight cache saves.
 struct Packed {
   torch::Tensor w;
   torch::Tensor scales;  // int8 only
@@ -103,7 +107,7 @@ class Linear {
  private:
   WeightType type_ = WeightType::kFloat32;
   int64_t in_ = 0, out_ = 0;
-  torch::Tensor w_;       // float32 [in, out]; bfloat16 / int8 [out, in] tiled (see gemv.hpp)
+  torch::Tensor w_;       // float32 [in, out]; bfloat16 / int8 [out, in] tiled (see kernels_avx512.hpp)
   torch::Tensor b_;       // [out] float32
   torch::Tensor scales_;  // int8 only: [out] float32
 };
@@ -133,7 +137,7 @@ class TiedOutput {
  private:
   WeightType type_ = WeightType::kFloat32;
   int64_t vocab_ = 0, channels_ = 0;
-  torch::Tensor w_;       // [V, C] in the chosen representation (bfloat16, int8: tiled, see gemv.hpp)
+  torch::Tensor w_;       // [V, C] in the chosen representation (bfloat16, int8, int4: tiled, see kernels_avx512.hpp)
   torch::Tensor scales_;  // int8 only: [V] float32
 };
 

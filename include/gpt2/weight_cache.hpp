@@ -1,4 +1,4 @@
-// Converted projection weights (bfloat16, int8) cached on disk, so that reduced
+// Converted projection weights (bfloat16, int8, int4) cached on disk, so that reduced
 // precisions load instantly: the first load converts and writes the cache; later
 // loads memory-map it and never read the float32 projection weights (peak RSS ~
 // the reduced weights + what is used of the float32 embeddings).

@@ -81,7 +81,7 @@ void register_bench_command(CLI::App& app, CliIO& io) {
   sub->add_option("--models-dir", opt->models_dir, "Where released models live (default: models, env GPT2_MODELS_DIR)");
   auto* random = sub->add_option("--random", opt->random, "Random weights of this released size: 124M, 355M, 774M, 1558M")
                      ->capture_default_str();
-  sub->add_option("--dtype", opt->dtype, "Projection weights: float32, bfloat16 or int8")->capture_default_str();
+  sub->add_option("--dtype", opt->dtype, "Projection weights: float32, bfloat16, int8 or int4")->capture_default_str();
   sub->add_option("--threads", opt->threads, "Threads (0: every core)")->capture_default_str()->check(CLI::NonNegativeNumber);
   sub->add_option("--prompt", opt->prompt_lengths, "Prompt lengths to time (tokens; repeatable)")
       ->capture_default_str()->delimiter(',');

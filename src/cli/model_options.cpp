@@ -8,11 +8,11 @@ void ModelCliOptions::add_to(CLI::App* sub) {
   sub->add_option("--model", model, "Released model (124M, 355M, 774M, 1558M; 117M/345M aliases) or a model directory")
       ->capture_default_str();
   sub->add_option("--models-dir", models_dir, "Directory holding the models (default: $GPT2_MODELS_DIR or ./models)");
-  sub->add_option("--dtype", dtype, "Projection weights as float32, bfloat16 or int8")->capture_default_str();
+  sub->add_option("--dtype", dtype, "Projection weights as float32, bfloat16, int8 or int4")->capture_default_str();
   sub->add_option("--device", device, "auto, cpu or cuda")->capture_default_str();
   sub->add_option("--threads", threads, "CPU threads (0: libtorch's default)");
   sub->add_flag("--no-cache", no_cache,
-                "bfloat16/int8: convert the weights now instead of using (or writing) the model's weight cache");
+                "bfloat16/int8/int4: convert the weights now instead of using (or writing) the model's weight cache");
 }
 
 ModelSpec ModelCliOptions::spec() const {

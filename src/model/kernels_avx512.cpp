@@ -162,6 +162,51 @@ GPT2_AVX512_VNNI void dot_i8_pass(const QuantizedRows& xq, int64_t n0, const int
 }
 
 // ---------------------------------------------------------------------------
+// int4 dot form with VNNI: unsigned nibbles (q + 8) . signed int8 activations,
+// started from the activations' -8 * x lane sums (kernels_avx512.hpp).
+// ---------------------------------------------------------------------------
+// `g` points at a 16-row group; rows r0..r0+R-1 of every 64-input block are read.
+template <int R, int NR>
+GPT2_AVX512_VNNI void dot_i4_pass(const QuantizedRowsI4& xq, int64_t n0, const uint8_t* g, int r0, int64_t out,
+                                  const float* bias, int64_t o, float* y) {
+  const int64_t stride = xq.blocks * kI4Block;
+  const int rows = static_cast<int>(std::min<int64_t>(R, out - o));
+  __m512 acc[R][NR];
+  for (int r = 0; r < R; ++r)
+    for (int k = 0; k < NR; ++k) acc[r][k] = _mm512_setzero_ps();
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  for (int64_t b = 0; b < xq.blocks; ++b) {
+    const uint8_t* t = g + b * kI4TileBytes;
+    __m512i xv[NR], off[NR];
+    __m512 sx[NR];
+    for (int k = 0; k < NR; ++k) {
+      const int64_t row = n0 + k;
+      xv[k] = _mm512_loadu_si512(xq.q + row * stride + b * kI4Block);
+      off[k] = _mm512_loadu_si512(xq.offset + (row * xq.blocks + b) * 16);
+      sx[k] = _mm512_set1_ps(xq.scale[row * xq.blocks + b]);
+    }
+    for (int r = 0; r < R; ++r) {
+      const int rr = r0 + r;
+      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + rr * kI4RowBytes));
+      const __m512i w = _mm512_and_si512(
+          _mm512_inserti64x4(_mm512_castsi256_si512(packed), _mm256_srli_epi16(packed, 4), 1), low4);  // q + 8
+      uint32_t pair;
+      std::memcpy(&pair, t + 16 * kI4RowBytes + rr * 4, 4);
+      const __m512 sw = _mm512_cvtph_ps(_mm256_set1_epi32(static_cast<int>(pair)));  // lane l: scale of group l & 1
+      for (int k = 0; k < NR; ++k) {
+        const __m512i s = _mm512_dpbusd_epi32(off[k], w, xv[k]);  // per lane: sum of q * x over 4 inputs
+        acc[r][k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(sw, sx[k]), acc[r][k]);
+      }
+    }
+  }
+  for (int r = 0; r < rows; ++r)
+    for (int k = 0; k < NR; ++k) {
+      const float sum = _mm512_reduce_add_ps(acc[r][k]);
+      y[(n0 + k) * out + o + r] = bias ? sum + bias[o + r] : sum;
+    }
+}
+
+// ---------------------------------------------------------------------------
 // bf16 dot form without lane-crossing widening: 32 bf16 weights are loaded as
 // one register; a shift gives the even-indexed ones as float32, a mask the
 // odd-indexed ones. The activations are pre-arranged to match: per 32-input
@@ -338,6 +383,76 @@ GPT2_AVX512_VNNI void dot_i8_avx512(const QuantizedRows& xq, const int8_t* w, co
       });
 }
 
+
+int64_t quantized_rows_i4_bytes(int64_t n_rows, int64_t in) {
+  const int64_t blocks = (in + kI4Block - 1) / kI4Block;
+  return round_up(n_rows * blocks * kI4Block, 64) + round_up(n_rows * blocks * 16 * 4, 64) +
+         round_up(n_rows * blocks * 4, 64);
+}
+
+GPT2_AVX512_VNNI QuantizedRowsI4 quantize_rows_i4(const float* x, int64_t n_rows, int64_t in, void* scratch) {
+  QuantizedRowsI4 q;
+  q.n_rows = n_rows;
+  q.in = in;
+  q.blocks = (in + kI4Block - 1) / kI4Block;
+  auto* base = static_cast<uint8_t*>(scratch);
+  q.q = reinterpret_cast<int8_t*>(base);
+  q.offset = reinterpret_cast<int32_t*>(base + round_up(n_rows * q.blocks * kI4Block, 64));
+  q.scale = reinterpret_cast<float*>(reinterpret_cast<uint8_t*>(q.offset) + round_up(n_rows * q.blocks * 64, 64));
+  const __m512 sign_bit = _mm512_set1_ps(-0.0f);
+  // Lane l takes input dword (l & 1) * 8 + (l >> 1): inputs i4_input_of(4 l + j).
+  const __m512i perm = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+  const __m512i eight = _mm512_set1_epi8(8);
+  const __m512i zero = _mm512_setzero_si512();
+  alignas(64) int8_t natural[kI4Block];
+  for (int64_t n = 0; n < n_rows; ++n) {
+    const float* xn = x + n * in;
+    for (int64_t b = 0; b < q.blocks; ++b) {
+      const int64_t c = b * kI4Block;
+      __m512 v[4];
+      __m512 mx = _mm512_setzero_ps();
+      for (int j = 0; j < 4; ++j) {
+        const int64_t left = in - (c + 16 * j);
+        v[j] = left > 0 ? _mm512_maskz_loadu_ps(tail_mask16(left), xn + c + 16 * j) : _mm512_setzero_ps();
+        mx = _mm512_max_ps(mx, _mm512_andnot_ps(sign_bit, v[j]));
+      }
+      const float amax = _mm512_reduce_max_ps(mx);
+      const __m512 inv = _mm512_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
+      for (int j = 0; j < 4; ++j)
+        _mm_store_si128(reinterpret_cast<__m128i*>(natural + 16 * j),
+                        _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(v[j], inv))));
+      const __m512i qv = _mm512_permutexvar_epi32(perm, _mm512_load_si512(natural));
+      const int64_t at = n * q.blocks + b;
+      _mm512_storeu_si512(q.q + at * kI4Block, qv);
+      _mm512_storeu_si512(q.offset + at * 16, _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, eight, qv)));
+      q.scale[at] = amax > 0.0f ? amax / 127.0f : 0.0f;
+    }
+  }
+  return q;
+}
+
+GPT2_AVX512_VNNI void dot_i4_avx512(const QuantizedRowsI4& xq, const uint8_t* w, int64_t out, const float* bias,
+                                    int64_t o0, int64_t o1, float* y) {
+  const int64_t n_rows = xq.n_rows, group_bytes = xq.blocks * kI4TileBytes;
+  for (int64_t o = o0; o < o1; o += 16) {
+    const uint8_t* g = w + o / 16 * group_bytes;
+    if (n_rows == 1) {
+      dot_i4_pass<16, 1>(xq, 0, g, 0, out, bias, o, y);
+      continue;
+    }
+    for (int r0 = 0; r0 < 16 && o + r0 < out; r0 += 4) {
+      int64_t n = 0;
+      for (; n + 4 <= n_rows; n += 4) dot_i4_pass<4, 4>(xq, n, g, r0, out, bias, o + r0, y);
+      switch (n_rows - n) {
+        case 3: dot_i4_pass<4, 3>(xq, n, g, r0, out, bias, o + r0, y); break;
+        case 2: dot_i4_pass<4, 2>(xq, n, g, r0, out, bias, o + r0, y); break;
+        case 1: dot_i4_pass<4, 1>(xq, n, g, r0, out, bias, o + r0, y); break;
+        default: break;
+      }
+    }
+  }
+}
+
 }  // namespace gpt2::ops::kernels
 
 #else  // not x86-64 GCC/Clang: cpu_features() reports nothing, so ops.cpp never calls these.
@@ -361,6 +476,11 @@ int64_t quantized_rows_bytes(int64_t, int64_t) { unavailable(); }
 QuantizedRows quantize_rows(const float*, int64_t, int64_t, void*) { unavailable(); }
 void dot_i8_avx512(const QuantizedRows&, const int8_t*, const float*, int64_t, const float*, int64_t, int64_t,
                    float*) {
+  unavailable();
+}
+int64_t quantized_rows_i4_bytes(int64_t, int64_t) { unavailable(); }
+QuantizedRowsI4 quantize_rows_i4(const float*, int64_t, int64_t, void*) { unavailable(); }
+void dot_i4_avx512(const QuantizedRowsI4&, const uint8_t*, int64_t, const float*, int64_t, int64_t, float*) {
   unavailable();
 }
 }  // namespace gpt2::ops::kernels

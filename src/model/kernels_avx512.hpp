@@ -58,4 +58,37 @@ constexpr int64_t kI8Tile = 16 * kQBlock;
 void dot_i8_avx512(const QuantizedRows& xq, const int8_t* w, const float* w_scale, int64_t out,
                    const float* bias, int64_t o0, int64_t o1, float* y);
 
+// ---- int4: 4-bit weights, one float16 scale per group of kI4Group inputs ----
+// A weight is q in [-8, 7] times its group's scale, stored as q + 8 in a nibble.
+// Within each 64-input block the inputs are permuted so that 32-bit lane l of a
+// 512-bit register (4 consecutive bytes, what one vpdpbusd lane sums) holds
+// inputs of group l & 1: position p (lane l = p / 4, j = p % 4) holds input
+// i4_input_of(p) = (l & 1) * 32 + (l >> 1) * 4 + j of the block. Then the two
+// float16 scales of a block, broadcast as one 32-bit pair, convert to the
+// per-lane scale vector with one instruction.
+constexpr int64_t kI4Group = 32;
+constexpr int64_t kI4Block = 64;                            // inputs per block (two groups)
+constexpr int64_t kI4RowBytes = kI4Block / 2;               // 32 bytes of nibbles per row and block
+constexpr int64_t kI4TileBytes = 16 * kI4RowBytes + 16 * 4;  // 16 rows: 512 weight bytes + 16 x 2 float16 scales
+constexpr int64_t i4_input_of(int64_t p) { return ((p / 4) & 1) * 32 + ((p / 4) >> 1) * 4 + p % 4; }
+// Tiled int4 weights: W [out, in] zero padded to [round_up(out, 16), round_up(in, 64)],
+// stored as [out/16][in/64][kI4TileBytes]: per 16-row group and 64-input block,
+// row r's nibbles at bytes [32 r, 32 r + 32) (byte p: position p in the low
+// nibble, position p + 32 in the high one), then the scales of row r (group 0,
+// group 1, float16) at bytes 512 + 4 r.
+// Activations: signed int8 per 64-input block (one float scale), permuted like
+// the weights, and per block the 16 lane sums of -8 * x (the weights' offset,
+// removed by starting vpdpbusd from them).
+struct QuantizedRowsI4 {
+  int64_t n_rows = 0, in = 0, blocks = 0;  // blocks = ceil(in / kI4Block)
+  int8_t* q = nullptr;                     // [n_rows, blocks * 64] round(x / scale), permuted, zero padded
+  int32_t* offset = nullptr;               // [n_rows, blocks, 16] -8 * (sum of each lane's 4 values)
+  float* scale = nullptr;                  // [n_rows, blocks]
+};
+int64_t quantized_rows_i4_bytes(int64_t n_rows, int64_t in);
+QuantizedRowsI4 quantize_rows_i4(const float* x, int64_t n_rows, int64_t in, void* scratch);
+// o0 must be a multiple of 16.
+void dot_i4_avx512(const QuantizedRowsI4& xq, const uint8_t* w, int64_t out, const float* bias, int64_t o0,
+                   int64_t o1, float* y);
+
 }  // namespace gpt2::ops::kernels

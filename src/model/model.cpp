@@ -63,7 +63,7 @@ GPT2Impl::GPT2Impl(ModelWeights weights, const ModelOptions& options)
   ln_f_b_ = register_buffer("ln_f_b", place(weights.ln_f_b, dev));  // [C]
   const PackedWeights* packed = options_.packed;
   if (packed != nullptr && (wt == ops::WeightType::kFloat32 || !dev.is_cpu()))
-    throw UsageError("packed weights are for bfloat16/int8 models on the CPU");
+    throw UsageError("packed weights are for bfloat16, int8 and int4 models on the CPU");
   auto packed_of = [&](const std::string& name) -> const ops::Packed& {
     auto it = packed->find(name);
     if (it == packed->end()) throw FormatError("packed weights: " + name + " is missing");

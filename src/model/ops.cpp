@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -21,7 +22,8 @@ WeightType parse_weight_type(const std::string& s) {
   if (s == "float32" || s == "f32" || s == "fp32") return WeightType::kFloat32;
   if (s == "bfloat16" || s == "bf16") return WeightType::kBFloat16;
   if (s == "int8" || s == "q8") return WeightType::kInt8;
-  throw UsageError("unknown weight dtype '" + s + "' (valid: float32, bfloat16, int8)");
+  if (s == "int4" || s == "q4") return WeightType::kInt4;
+  throw UsageError("unknown weight dtype '" + s + "' (valid: float32, bfloat16, int8, int4)");
 }
 
 std::string to_string(WeightType t) {
@@ -29,6 +31,7 @@ std::string to_string(WeightType t) {
     case WeightType::kFloat32: return "float32";
     case WeightType::kBFloat16: return "bfloat16";
     case WeightType::kInt8: return "int8";
+    case WeightType::kInt4: return "int4";
   }
   return "?";
 }
@@ -129,16 +132,101 @@ std::pair<torch::Tensor, torch::Tensor> quantize_tiled(const torch::Tensor& m) {
   return {tile_rows(q, torch::kInt8, kernels::kQBlock), scales};
 }
 
-// y = x @ dequant(w)^T (+ bias) for w [out, in] in bf16 / int8 (+ scales),
-// dequantized a block of output rows at a time to bound the temporary.
-void dequant_mm(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& scales,
-                const torch::Tensor& bias, torch::Tensor& y) {
-  const int64_t out = w.size(0), in = w.size(1);
-  const int64_t rows = std::max<int64_t>(1, (int64_t{1} << 21) / std::max<int64_t>(1, in));
+// m [out, in] float32 (any strides) -> int4 weights in the kernels' tiled layout
+// (kernels_avx512.hpp): uint8 [ceil(out/16), ceil(in/64), kI4TileBytes]. Per group
+// of 32 inputs, symmetric like llama.cpp's q4_0: the value of largest magnitude
+// maps to -8, the scale is rounded to float16 first and the weights are rounded
+// with the rounded scale. Works 16 rows at a time (bounded temporaries).
+torch::Tensor quantize_int4(const torch::Tensor& m) {
+  using kernels::kI4Block;
+  using kernels::kI4Group;
+  using kernels::kI4RowBytes;
+  using kernels::kI4TileBytes;
+  const int64_t out = m.size(0), in = m.size(1);
+  const int64_t groups16 = (out + 15) / 16, blocks = (in + kI4Block - 1) / kI4Block, padded = blocks * kI4Block;
+  auto t = torch::zeros({groups16, blocks, kI4TileBytes}, torch::kUInt8);
+  uint8_t* tp = t.data_ptr<uint8_t>();
+  std::vector<float> row(static_cast<size_t>(padded));
+  std::vector<uint8_t> q(static_cast<size_t>(padded));  // q + 8 per input, input order
+  for (int64_t o = 0; o < out; o += 16) {
+    const int64_t r = std::min<int64_t>(16, out - o);
+    const torch::Tensor part = m.narrow(0, o, r).to(torch::kFloat32).contiguous();  // [r, in]
+    for (int64_t rr = 0; rr < r; ++rr) {
+      std::fill(row.begin(), row.end(), 0.0f);
+      std::copy_n(part.data_ptr<float>() + rr * in, in, row.begin());
+      uint8_t* group_tiles = tp + (o / 16) * blocks * kI4TileBytes;
+      for (int64_t gi = 0; gi < padded / kI4Group; ++gi) {
+        const float* v = row.data() + gi * kI4Group;
+        float big = 0.0f;  // the value of largest magnitude
+        for (int64_t i = 0; i < kI4Group; ++i)
+          if (std::fabs(v[i]) > std::fabs(big)) big = v[i];
+        const c10::Half d16(big / -8.0f);
+        const float d = static_cast<float>(d16);
+        if (!std::isfinite(d))
+          throw UsageError("int4: a weight of magnitude " + std::to_string(std::fabs(big)) +
+                           " does not fit a float16 group scale");
+        for (int64_t i = 0; i < kI4Group; ++i) {
+          const float qv = d != 0.0f ? std::nearbyint(v[i] / d) : 0.0f;
+          q[static_cast<size_t>(gi * kI4Group + i)] = static_cast<uint8_t>(std::clamp(qv, -8.0f, 7.0f) + 8.0f);
+        }
+        uint8_t* tile = group_tiles + gi / 2 * kI4TileBytes;
+        std::memcpy(tile + 16 * kI4RowBytes + rr * 4 + (gi & 1) * 2, &d16.x, 2);
+      }
+      for (int64_t b = 0; b < blocks; ++b) {
+        uint8_t* dst = group_tiles + b * kI4TileBytes + rr * kI4RowBytes;
+        const uint8_t* qb = q.data() + b * kI4Block;
+        for (int64_t p = 0; p < kI4RowBytes; ++p)
+          dst[p] = static_cast<uint8_t>(qb[kernels::i4_input_of(p)] | qb[kernels::i4_input_of(p + kI4RowBytes)] << 4);
+      }
+    }
+  }
+  return t;
+}
+
+// Rows [o, o + r) of tiled int4 weights as float32 [r, in] (o a multiple of 16).
+torch::Tensor dequantize_int4_rows(const torch::Tensor& t, int64_t o, int64_t r, int64_t in) {
+  using kernels::kI4Block;
+  using kernels::kI4RowBytes;
+  using kernels::kI4TileBytes;
+  const int64_t blocks = t.size(1);
+  auto res = torch::empty({r, in}, torch::kFloat32);
+  const uint8_t* tp = t.data_ptr<uint8_t>();
+  float* rp = res.data_ptr<float>();
+  for (int64_t rr = 0; rr < r; ++rr) {
+    const int64_t row = o + rr;
+    for (int64_t b = 0; b < blocks; ++b) {
+      const uint8_t* tile = tp + (row / 16 * blocks + b) * kI4TileBytes;
+      c10::Half d[2];
+      std::memcpy(&d[0].x, tile + 16 * kI4RowBytes + row % 16 * 4, 2);
+      std::memcpy(&d[1].x, tile + 16 * kI4RowBytes + row % 16 * 4 + 2, 2);
+      const uint8_t* nib = tile + row % 16 * kI4RowBytes;
+      for (int64_t p = 0; p < kI4Block; ++p) {
+        const int64_t i = b * kI4Block + kernels::i4_input_of(p);
+        if (i >= in) continue;
+        const int q = p < kI4RowBytes ? nib[p] & 15 : nib[p - kI4RowBytes] >> 4;
+        rp[rr * in + i] = static_cast<float>(q - 8) * static_cast<float>(d[kernels::i4_input_of(p) / 32]);
+      }
+    }
+  }
+  return res;
+}
+
+// y = x @ dequant(w)^T (+ bias) for reduced-precision weights of logical shape
+// [out, in] (bf16 / int8: tiled, with int8 scales; int4: tiled), dequantized a
+// block of output rows at a time to bound the temporary.
+void dequant_mm(WeightType type, const torch::Tensor& x, const torch::Tensor& w, int64_t out, int64_t in,
+                const torch::Tensor& scales, const torch::Tensor& bias, torch::Tensor& y) {
+  const int64_t rows = std::max<int64_t>(16, (int64_t{1} << 21) / std::max<int64_t>(1, in)) / 16 * 16;
+  const torch::Tensor plain = type == WeightType::kInt4 ? torch::Tensor() : untile(w, out, in);  // [out, in] view
   for (int64_t o = 0; o < out; o += rows) {
     const int64_t r = std::min(rows, out - o);
-    auto wf = w.narrow(0, o, r).to(torch::kFloat32);                                       // [r, in]
-    if (scales.defined()) wf.mul_(scales.narrow(0, o, r).unsqueeze(1));
+    torch::Tensor wf;                                                                       // [r, in]
+    if (type == WeightType::kInt4) {
+      wf = dequantize_int4_rows(w, o, r, in);
+    } else {
+      wf = plain.narrow(0, o, r).to(torch::kFloat32);
+      if (scales.defined()) wf.mul_(scales.narrow(0, o, r).unsqueeze(1));
+    }
     auto yo = y.narrow(1, o, r);                                                            // [N, r]
     if (bias.defined())
       yo.copy_(torch::addmm(bias.narrow(0, o, r), x, wf.t()));
@@ -182,6 +270,16 @@ void dot_kernel(WeightType type, const torch::Tensor& x, const torch::Tensor& w,
       run_chunks(tasks, threads, [&](int64_t t) {
         auto [o0, o1] = split_range(out, tasks, t, 16);
         if (o0 < o1) kernels::dot_i8_avx512(xq, wp, sp, out, bp, o0, o1, yp);
+      });
+      break;
+    }
+    case WeightType::kInt4: {
+      void* buf = scratch(static_cast<size_t>(kernels::quantized_rows_i4_bytes(n, in)));
+      const kernels::QuantizedRowsI4 xq = kernels::quantize_rows_i4(xp, n, in, buf);
+      const uint8_t* wp = w.data_ptr<uint8_t>();
+      run_chunks(tasks, threads, [&](int64_t t) {
+        auto [o0, o1] = split_range(out, tasks, t, 16);
+        if (o0 < o1) kernels::dot_i4_avx512(xq, wp, out, bp, o0, o1, yp);
       });
       break;
     }
@@ -274,14 +372,15 @@ Backend backend() { return g_backend.load(std::memory_order_relaxed); }
 
 bool cpu_kernels_available(WeightType type) {
   const auto& f = kernels::cpu_features();
-  return type == WeightType::kInt8 ? f.avx512 && f.avx512_vnni : f.avx512;
+  const bool needs_vnni = type == WeightType::kInt8 || type == WeightType::kInt4;
+  return needs_vnni ? f.avx512 && f.avx512_vnni : f.avx512;
 }
 
 std::string kernel_description() {
   if (backend() == Backend::kReference) return "reference (libtorch)";
   const auto& f = kernels::cpu_features();
   if (!f.avx512) return "reference (libtorch; no AVX-512 on this CPU)";
-  return std::string("avx512 (f32, bf16") + (f.avx512_vnni ? ", int8-vnni" : "; int8 via libtorch") + ")";
+  return std::string("avx512 (f32, bf16") + (f.avx512_vnni ? ", int8-vnni, int4-vnni" : "; int8, int4 via libtorch") + ")";
 }
 
 // ---------------------------------------------------------------------------
@@ -300,18 +399,24 @@ Linear::Linear(const torch::Tensor& w, const torch::Tensor& b, WeightType type) 
     case WeightType::kFloat32: w_ = w.contiguous(); break;                                     // [in, out]
     case WeightType::kBFloat16: w_ = tile_bf16(w.t()); break;                                  // tiled [out, in]
     case WeightType::kInt8: std::tie(w_, scales_) = quantize_tiled(w.t()); break;            // tiled [out, in], [out]
+    case WeightType::kInt4: w_ = quantize_int4(w.t()); break;                                  // tiled [out, in]
   }
 }
 
-// Packed bfloat16/int8 weights of an [out, in] product must be exactly what the
+// Packed bfloat16/int8/int4 weights of an [out, in] product must be exactly what the
 // constructors store (the kernels read them raw). float32 weights are used in
 // place and never packed.
 void check_packed(WeightType type, int64_t out, int64_t in, const Packed& p, const std::string& what) {
   if (type == WeightType::kFloat32)
-    throw UsageError("float32 weights are used in place; only bfloat16 and int8 weights are packed");
-  const int64_t width = type == WeightType::kInt8 ? kernels::kQBlock : 32;
-  const std::vector<int64_t> want = {(out + 15) / 16, (in + width - 1) / width, 16, width};
-  const torch::ScalarType dtype = type == WeightType::kInt8 ? torch::kInt8 : torch::kBFloat16;
+    throw UsageError("float32 weights are used in place; only bfloat16, int8 and int4 weights are packed");
+  const int64_t width = type == WeightType::kInt8 ? kernels::kQBlock : type == WeightType::kInt4 ? kernels::kI4Block : 32;
+  const std::vector<int64_t> want =
+      type == WeightType::kInt4
+          ? std::vector<int64_t>{(out + 15) / 16, (in + width - 1) / width, kernels::kI4TileBytes}
+          : std::vector<int64_t>{(out + 15) / 16, (in + width - 1) / width, 16, width};
+  const torch::ScalarType dtype = type == WeightType::kInt8   ? torch::kInt8
+                                  : type == WeightType::kInt4 ? torch::kUInt8
+                                                              : torch::kBFloat16;
   const bool scales_ok = type != WeightType::kInt8 ||
                          (p.scales.defined() && p.scales.scalar_type() == torch::kFloat32 &&
                           p.scales.sizes() == torch::IntArrayRef({out}) && p.scales.is_contiguous());
@@ -369,24 +474,33 @@ void Linear::forward_into(const torch::Tensor& x_in, torch::Tensor& y) const {
       if (small && kernels_on())
         dot_kernel(type_, x, w_, in_, out_, scales_, b_, y);
       else
-        dequant_mm(x, untile(w_, out_, in_), scales_, b_, y);
+        dequant_mm(type_, x, w_, out_, in_, scales_, b_, y);
       return;
     case WeightType::kInt8:
+    case WeightType::kInt4:
       if (small && vnni_on())
         dot_kernel(type_, x, w_, in_, out_, scales_, b_, y);
       else
-        dequant_mm(x, untile(w_, out_, in_), scales_, b_, y);
+        dequant_mm(type_, x, w_, out_, in_, scales_, b_, y);
       return;
   }
 }
 
 namespace {
-int64_t element_bytes(WeightType t) { return t == WeightType::kFloat32 ? 4 : t == WeightType::kBFloat16 ? 2 : 1; }
+// Bytes of an [out, in] weight matrix of this type with its scales (logical
+// size, without the tiles' zero padding).
+int64_t matrix_bytes(WeightType t, int64_t out, int64_t in) {
+  switch (t) {
+    case WeightType::kFloat32: return out * in * 4;
+    case WeightType::kBFloat16: return out * in * 2;
+    case WeightType::kInt8: return out * in + out * 4;
+    case WeightType::kInt4: return out * in / 2 + out * ((in + kernels::kI4Group - 1) / kernels::kI4Group) * 2;
+  }
+  return 0;
+}
 }  // namespace
 
-int64_t Linear::bytes_for(WeightType type, int64_t in, int64_t out) {
-  return in * out * element_bytes(type) + out * 4 + (type == WeightType::kInt8 ? out * 4 : 0);
-}
+int64_t Linear::bytes_for(WeightType type, int64_t in, int64_t out) { return matrix_bytes(type, out, in) + out * 4; }
 
 int64_t Linear::weight_bytes() const { return bytes_for(type_, in_, out_); }
 
@@ -403,6 +517,7 @@ TiedOutput::TiedOutput(const torch::Tensor& wte, WeightType type) : type_(type) 
     case WeightType::kFloat32: w_ = wte.contiguous(); break;                                   // [V, C]
     case WeightType::kBFloat16: w_ = tile_bf16(wte); break;                                    // tiled [V, C]
     case WeightType::kInt8: std::tie(w_, scales_) = quantize_tiled(wte); break;              // tiled [V, C], [V]
+    case WeightType::kInt4: w_ = quantize_int4(wte); break;                                    // tiled [V, C]
   }
 }
 
@@ -433,18 +548,19 @@ void TiedOutput::forward_into(const torch::Tensor& x_in, torch::Tensor& y) const
   const int64_t n = x.size(0);
   if (n == 0) return;
   const bool small = kernel_eligible(x, y, w_);  // few rows, every tensor in CPU memory
-  const bool fast = small && (type_ == WeightType::kInt8 ? vnni_on() : kernels_on());
+  const bool needs_vnni = type_ == WeightType::kInt8 || type_ == WeightType::kInt4;
+  const bool fast = small && (needs_vnni ? vnni_on() : kernels_on());
   if (fast) {
     dot_kernel(type_, x, w_, channels_, vocab_, scales_, torch::Tensor(), y);
   } else if (type_ == WeightType::kFloat32) {
     torch::mm_out(y, x, w_.t());
   } else {
-    dequant_mm(x, untile(w_, vocab_, channels_), scales_, torch::Tensor(), y);
+    dequant_mm(type_, x, w_, vocab_, channels_, scales_, torch::Tensor(), y);
   }
 }
 
 int64_t TiedOutput::bytes_for(WeightType type, int64_t vocab, int64_t channels) {
-  return vocab * channels * element_bytes(type) + (type == WeightType::kInt8 ? vocab * 4 : 0);
+  return matrix_bytes(type, vocab, channels);
 }
 
 int64_t TiedOutput::weight_bytes() const { return bytes_for(type_, out_features(), in_features()); }

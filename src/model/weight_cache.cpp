@@ -25,6 +25,7 @@ std::string st_dtype(torch::ScalarType t) {
   switch (t) {
     case torch::kBFloat16: return "BF16";
     case torch::kInt8: return "I8";
+    case torch::kUInt8: return "U8";
     case torch::kFloat32: return "F32";
     default: throw UsageError("weight cache: unsupported dtype " + std::string(c10::toString(t)));
   }
@@ -33,6 +34,7 @@ std::string st_dtype(torch::ScalarType t) {
 torch::ScalarType torch_dtype(const std::string& d) {
   if (d == "BF16") return torch::kBFloat16;
   if (d == "I8") return torch::kInt8;
+  if (d == "U8") return torch::kUInt8;
   if (d == "F32") return torch::kFloat32;
   throw FormatError("weight cache: unexpected dtype " + d);
 }

@@ -50,7 +50,8 @@ TEST_P(BatchIndependence, ASampleIsTheSameAloneOrInAnyBatch) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryWeightType, BatchIndependence,
-                         ::testing::Values(ops::WeightType::kFloat32, ops::WeightType::kBFloat16, ops::WeightType::kInt8));
+                         ::testing::Values(ops::WeightType::kFloat32, ops::WeightType::kBFloat16, ops::WeightType::kInt8,
+                                           ops::WeightType::kInt4));
 
 TEST(GenerateRows, PromptsOfDifferentLengthsCannotShareABatch) {
   LoadedModel m = tiny();

@@ -33,20 +33,42 @@ double worst_ratio(const torch::Tensor& got, const torch::Tensor& want, const to
   return ((got.to(torch::kFloat64) - want).abs() / allowed).max().item<double>();
 }
 
-// Bound of the int8 path's error for y = x @ W^T with W [out, in]:
-// weights rounded to a per-row step sw, activations to a per-64-block step sx.
-torch::Tensor int8_error_bound(const torch::Tensor& x, const torch::Tensor& w_out_in) {
-  auto x64 = x.to(torch::kFloat64), w64 = w_out_in.to(torch::kFloat64);      // [N, in], [out, in]
-  const int64_t in = x.size(1);
-  auto sw = w64.abs().amax(1) / 127.0;                                        // [out]
-  auto pad = (64 - in % 64) % 64;
-  auto xb = torch::constant_pad_nd(x64.abs(), {0, pad}).view({x.size(0), -1, 64});  // [N, blocks, 64]
-  auto sx = (xb.amax(2, true) / 127.0).expand_as(xb).reshape({x.size(0), -1}).narrow(1, 0, in);  // [N, in]
-  // sum_i |x_i| sw/2 + sum_i (|w_i| + sw/2) sx_i/2
-  auto t1 = torch::mm(x64.abs(), torch::ones({in, 1}, torch::kFloat64)) * sw.unsqueeze(0) / 2;  // [N, out]
-  auto t2 = torch::mm(sx / 2, (w64.abs() + sw.unsqueeze(1) / 2).t());                          // [N, out]
-  return t1 + t2 + 1e-6;
+// Per-block maximum of |m| over blocks of `width` columns, broadcast back to
+// every column: m [rows, cols] -> [rows, cols].
+torch::Tensor block_amax(const torch::Tensor& m, int64_t width) {
+  const int64_t rows = m.size(0), cols = m.size(1), pad = (width - cols % width) % width;
+  auto b = torch::constant_pad_nd(m.abs(), {0, pad}).view({rows, -1, width});  // [rows, blocks, width]
+  return b.amax(2, true).expand_as(b).reshape({rows, -1}).narrow(1, 0, cols);
 }
+
+// Bound of a quantized path's error for y = x @ W^T with W [out, in], whose
+// weights are off by at most ew [out, in] each and whose activations are
+// rounded to a per-64-block step sx (error sx/2):
+//   sum_i |x_i| ew_i + sum_i (|w_i| + ew_i) sx_i / 2, plus float32 summation slack.
+torch::Tensor quantized_error_bound(const torch::Tensor& x, const torch::Tensor& w_out_in, const torch::Tensor& ew) {
+  auto x64 = x.to(torch::kFloat64), w64 = w_out_in.to(torch::kFloat64);  // [N, in], [out, in]
+  auto sx = block_amax(x64, 64) / 127.0;                                  // [N, in]
+  auto t1 = torch::mm(x64.abs(), ew.t());                                 // [N, out]
+  auto t2 = torch::mm(sx / 2, (w64.abs() + ew).t());                      // [N, out]
+  return t1 + t2 + torch::mm(x64.abs(), w64.abs().t()) * 1e-5 + 1e-6;
+}
+
+// int8: symmetric per output row, step amax/127: each weight off by half a step.
+torch::Tensor int8_error_bound(const torch::Tensor& x, const torch::Tensor& w_out_in) {
+  auto w64 = w_out_in.to(torch::kFloat64);
+  auto ew = (w64.abs().amax(1, true) / 127.0 / 2).expand_as(w64);  // [out, in]
+  return quantized_error_bound(x, w_out_in, ew);
+}
+
+// int4: per group of 32 inputs the step is d = amax/8 rounded to float16
+// (relative error <= 2^-11); a weight is off by at most d/2, or by up to
+// d (1 + 8 * 2^-11) where +8 steps is clamped to +7: at most 1.01 amax/8.
+torch::Tensor int4_error_bound(const torch::Tensor& x, const torch::Tensor& w_out_in) {
+  auto ew = block_amax(w_out_in.to(torch::kFloat64), 32) / 8.0 * 1.01;  // [out, in]
+  return quantized_error_bound(x, w_out_in, ew);
+}
+
+bool needs_vnni(WeightType t) { return t == WeightType::kInt8 || t == WeightType::kInt4; }
 
 // Allowed error of a float32 product: a few ulps of sum |x_i w_i|.
 torch::Tensor f32_bound(const torch::Tensor& x64, const torch::Tensor& w64_in_out) {
@@ -83,6 +105,10 @@ TEST_P(LinearKernel, MatchesFloat64Reference) {
       want = torch::addmm(b.to(torch::kFloat64), x64, w.to(torch::kFloat64));
       allowed = int8_error_bound(x, w.t());
       break;
+    case WeightType::kInt4:
+      want = torch::addmm(b.to(torch::kFloat64), x64, w.to(torch::kFloat64));
+      allowed = int4_error_bound(x, w.t());
+      break;
   }
   for (Backend be : {Backend::kReference, Backend::kAuto}) {
     gpt2::ops::set_backend(be);
@@ -91,14 +117,14 @@ TEST_P(LinearKernel, MatchesFloat64Reference) {
     EXPECT_LE(worst_ratio(y, want, allowed), 1.0) << gpt2::ops::to_string(type) << " backend " << int(be);
   }
   if (!gpt2::ops::cpu_kernels_available(type))
-    GTEST_SKIP() << "this CPU lacks " << (type == WeightType::kInt8 ? "AVX-512 VNNI" : "AVX-512")
+    GTEST_SKIP() << "this CPU lacks " << (needs_vnni(type) ? "AVX-512 VNNI" : "AVX-512")
                  << ": the reference path was checked, the " << gpt2::ops::to_string(type)
                  << " kernel could not be";
 }
 
 INSTANTIATE_TEST_SUITE_P(
     OddSizes, LinearKernel,
-    ::testing::Combine(::testing::Values(WeightType::kFloat32, WeightType::kBFloat16, WeightType::kInt8),
+    ::testing::Combine(::testing::Values(WeightType::kFloat32, WeightType::kBFloat16, WeightType::kInt8, WeightType::kInt4),
                        ::testing::Values<int64_t>(1, 3, 8, 21),  // 21 > kMaxKernelRows: the matrix path
                        ::testing::Values<int64_t>(37, 203), ::testing::Values<int64_t>(53, 130),
                        ::testing::Values(1, 2, 3)));
@@ -130,6 +156,10 @@ TEST_P(TiedKernel, MatchesFloat64Reference) {
       want = torch::mm(x64, wte.to(torch::kFloat64).t());
       allowed = int8_error_bound(x, wte);
       break;
+    case WeightType::kInt4:
+      want = torch::mm(x64, wte.to(torch::kFloat64).t());
+      allowed = int4_error_bound(x, wte);
+      break;
   }
   for (Backend be : {Backend::kReference, Backend::kAuto}) {
     gpt2::ops::set_backend(be);
@@ -138,14 +168,14 @@ TEST_P(TiedKernel, MatchesFloat64Reference) {
     EXPECT_LE(worst_ratio(y, want, allowed), 1.0) << gpt2::ops::to_string(type) << " backend " << int(be);
   }
   if (!gpt2::ops::cpu_kernels_available(type))
-    GTEST_SKIP() << "this CPU lacks " << (type == WeightType::kInt8 ? "AVX-512 VNNI" : "AVX-512")
+    GTEST_SKIP() << "this CPU lacks " << (needs_vnni(type) ? "AVX-512 VNNI" : "AVX-512")
                  << ": the reference path was checked, the " << gpt2::ops::to_string(type)
                  << " kernel could not be";
 }
 
 INSTANTIATE_TEST_SUITE_P(
     OddSizes, TiedKernel,
-    ::testing::Combine(::testing::Values(WeightType::kFloat32, WeightType::kBFloat16, WeightType::kInt8),
+    ::testing::Combine(::testing::Values(WeightType::kFloat32, WeightType::kBFloat16, WeightType::kInt8, WeightType::kInt4),
                        ::testing::Values<int64_t>(1, 2, 5, 17), ::testing::Values<int64_t>(7, 1001),
                        ::testing::Values<int64_t>(24, 77), ::testing::Values(1, 2)));
 
@@ -194,11 +224,44 @@ TEST_F(OpsTest, ForwardIntoWritesPreallocatedOutput) {
 }
 
 TEST_F(OpsTest, ZeroRowsAndZeroInputs) {
-  Linear lin(torch::randn({16, 8}), torch::randn({8}), WeightType::kInt8);
-  EXPECT_EQ(lin(torch::empty({0, 16})).sizes(), (std::vector<int64_t>{0, 8}));
-  // All-zero activations: quantization scale 0 must not produce NaN.
-  auto y = lin(torch::zeros({1, 16}));
-  EXPECT_FALSE(torch::isnan(y).any().item<bool>());
+  for (WeightType t : {WeightType::kInt8, WeightType::kInt4}) {
+    auto w = torch::randn({16, 8});
+    w.narrow(0, 0, 8).zero_();  // an all-zero weight group: scale 0
+    Linear lin(w, torch::randn({8}), t);
+    EXPECT_EQ(lin(torch::empty({0, 16})).sizes(), (std::vector<int64_t>{0, 8}));
+    // All-zero activations: quantization scale 0 must not produce NaN.
+    auto y = lin(torch::zeros({1, 16}));
+    EXPECT_FALSE(torch::isnan(y).any().item<bool>()) << gpt2::ops::to_string(t);
+    EXPECT_FALSE(torch::isnan(lin(torch::ones({2, 16}))).any().item<bool>()) << gpt2::ops::to_string(t);
+  }
+}
+
+TEST_F(OpsTest, Int4RefusesWeightsBeyondFloat16Scales) {
+  auto w = torch::zeros({40, 8});
+  w[3][2] = 1e6f;  // scale 1e6 / 8 > 65504
+  EXPECT_THROW(Linear(w, torch::zeros({8}), WeightType::kInt4), gpt2::UsageError);
+}
+
+TEST_F(OpsTest, Int4StoresSmallIntegerMultiplesExactly) {
+  // Weights that are exact multiples of a float16 scale, with -8 steps the
+  // extreme of each group, survive quantization exactly; integer activations
+  // with 127 the maximum of each 64-block are exact in int8. So both backends
+  // must give the float64 product up to float32 summation only.
+  torch::manual_seed(11);
+  const int64_t in = 96, out = 37;
+  auto q = torch::randint(-7, 8, {in, out}).to(torch::kFloat32);  // [in, out]
+  for (int64_t g = 0; g < in; g += 32) q[g].fill_(-8.0f);          // each group's extreme: -8
+  auto w = q * 0.015625f;                                          // d = 2^-6, exact in float16
+  auto x = torch::randint(-127, 128, {3, in}).to(torch::kFloat32);  // [3, in]
+  for (int64_t r = 0; r < 3; ++r)
+    for (int64_t c = 0; c < in; c += 64) x[r][c] = 127.0f;  // each activation block's maximum: step 1
+  auto b = torch::randn({out});
+  Linear lin(w, b, WeightType::kInt4);
+  auto want = torch::addmm(b.to(torch::kFloat64), x.to(torch::kFloat64), w.to(torch::kFloat64));
+  for (Backend be : {Backend::kReference, Backend::kAuto}) {
+    gpt2::ops::set_backend(be);
+    EXPECT_TRUE(torch::allclose(lin(x).to(torch::kFloat64), want, 0, 1e-3)) << "backend " << int(be);
+  }
 }
 
 TEST_F(OpsTest, RejectsBadShapes) {
@@ -215,6 +278,8 @@ TEST_F(OpsTest, WeightBytesPerType) {
   EXPECT_EQ(Linear(w, b, WeightType::kFloat32).weight_bytes(), 100 * 30 * 4 + 30 * 4);
   EXPECT_EQ(Linear(w, b, WeightType::kBFloat16).weight_bytes(), 100 * 30 * 2 + 30 * 4);
   EXPECT_EQ(Linear(w, b, WeightType::kInt8).weight_bytes(), 100 * 30 + 30 * 4 + 30 * 4);
+  // 4 bits per weight, a float16 scale per 32 inputs (4 groups for 100 inputs), bias
+  EXPECT_EQ(Linear(w, b, WeightType::kInt4).weight_bytes(), 100 * 30 / 2 + 30 * 4 * 2 + 30 * 4);
   EXPECT_EQ(TiedOutput(torch::randn({50, 8}), WeightType::kBFloat16).weight_bytes(), 50 * 8 * 2);
 }
 
@@ -232,6 +297,8 @@ TEST_F(OpsTest, ParsesWeightTypes) {
   EXPECT_EQ(gpt2::ops::parse_weight_type("float32"), WeightType::kFloat32);
   EXPECT_EQ(gpt2::ops::parse_weight_type("bf16"), WeightType::kBFloat16);
   EXPECT_EQ(gpt2::ops::parse_weight_type("int8"), WeightType::kInt8);
+  EXPECT_EQ(gpt2::ops::parse_weight_type("int4"), WeightType::kInt4);
+  EXPECT_EQ(gpt2::ops::to_string(WeightType::kInt4), "int4");
   EXPECT_THROW(gpt2::ops::parse_weight_type("float16"), gpt2::UsageError);
   EXPECT_EQ(gpt2::ops::to_string(WeightType::kBFloat16), "bfloat16");
   EXPECT_FALSE(gpt2::ops::kernel_description().empty());
@@ -242,7 +309,7 @@ TEST_F(OpsTest, ParsesWeightTypes) {
 namespace {
 TEST(OpsBytes, BytesForMatchesBuiltObjects) {
   auto w = torch::randn({24, 40}), b = torch::randn({40}), wte = torch::randn({31, 24});
-  for (WeightType t : {WeightType::kFloat32, WeightType::kBFloat16, WeightType::kInt8}) {
+  for (WeightType t : {WeightType::kFloat32, WeightType::kBFloat16, WeightType::kInt8, WeightType::kInt4}) {
     EXPECT_EQ(Linear::bytes_for(t, 24, 40), Linear(w, b, t).weight_bytes());
     EXPECT_EQ(TiedOutput::bytes_for(t, 31, 24), TiedOutput(wte, t).weight_bytes());
   }
@@ -282,4 +349,5 @@ TEST_P(RowIndependence, ARowIsBitwiseTheSameInAnyBatchAndThreadCount) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryWeightType, RowIndependence,
-                         ::testing::Values(WeightType::kFloat32, WeightType::kBFloat16, WeightType::kInt8));
+                         ::testing::Values(WeightType::kFloat32, WeightType::kBFloat16, WeightType::kInt8,
+                                           WeightType::kInt4));

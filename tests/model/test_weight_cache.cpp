@@ -78,7 +78,7 @@ TEST_P(WeightCache, WrittenThenUsedWithIdenticalLogits) {
 }
 
 INSTANTIATE_TEST_SUITE_P(ReducedPrecisions, WeightCache,
-                         ::testing::Values(ops::WeightType::kBFloat16, ops::WeightType::kInt8));
+                         ::testing::Values(ops::WeightType::kBFloat16, ops::WeightType::kInt8, ops::WeightType::kInt4));
 
 TEST(WeightCacheOff, NoCacheAndFloat32WriteNothing) {
   test::TempDir d("nocache");
