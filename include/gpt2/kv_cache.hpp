@@ -45,6 +45,11 @@ class KVCache {
   // Declares positions [0, n) filled in every row (after copy_row into each).
   void set_length(int64_t n);
 
+  // A layer's keys / values as raw [B, H, capacity, D] float32 storage (CPU
+  // caches only; the fused decode step writes and reads them directly).
+  float* key_data(int64_t layer);
+  float* value_data(int64_t layer);
+
   // Bytes held by the cache tensors.
   int64_t bytes() const;
 

@@ -40,6 +40,8 @@ torch::Device resolve_device(const std::string& name);
 
 class GPT2Impl : public torch::nn::Module {
  public:
+  static constexpr double kLayerNormEps = 1e-5;  // GPT-2's LayerNorm epsilon
+
   // Takes the weights over (moved in: float32 weights on the CPU are used in
   // place, e.g. straight from the memory-mapped checkpoint). Throws FormatError
   // if a tensor's shape disagrees with weights.hp.
@@ -82,6 +84,12 @@ class GPT2Impl : public torch::nn::Module {
   torch::Tensor run_blocks(torch::Tensor x, KVCache* cache, int64_t past) const;
   // x: [N, C] -> logits [N, V]
   torch::Tensor head(const torch::Tensor& x) const;
+  // Whether forward(ids, cache, true) may take decode_step: one new position
+  // per row, few rows, CPU kernels for the weight type (decode_step.cpp).
+  bool can_decode_step(int64_t rows, int64_t positions) const;
+  // The fused batch-1..16 decode step on raw buffers: ids [B] (one new token
+  // per row) -> logits [B, V]; writes the cache and advances it by one.
+  torch::Tensor decode_step(const int64_t* ids, int64_t rows, KVCache& cache) const;
 
   HParams hp_;
   ModelOptions options_;
@@ -91,6 +99,7 @@ class GPT2Impl : public torch::nn::Module {
   torch::Tensor ln_f_g_, ln_f_b_;  // [C], [C]
   ops::TiedOutput lm_head_;        // C -> V, tied to wte
   std::vector<std::shared_ptr<const void>> storage_;  // keeps memory-mapped weights alive
+  bool raw_ok_ = false;  // every tensor decode_step reads is contiguous float32 in CPU memory
 };
 
 TORCH_MODULE(GPT2);

@@ -45,6 +45,12 @@ Backend backend();
 // type (AVX-512 for float32/bfloat16, AVX-512 VNNI for int8/int4); without them every
 // product runs on libtorch.
 bool cpu_kernels_available(WeightType type);
+// The backend is kAuto and this CPU has the kernels for `type`: what
+// forward_rows needs.
+bool kernels_active(WeightType type);
+// Threads the kernels use when called from this thread (the count saved by a
+// SerialLibtorchGuard, else libtorch's intra-op count).
+int kernel_threads();
 // One line naming what kAuto uses on this CPU, e.g. "avx512 (f32, bf16, int8-vnni)".
 std::string kernel_description();
 
@@ -90,6 +96,10 @@ class Linear {
   torch::Tensor operator()(const torch::Tensor& x) const;
   // Same into a preallocated y: [N, out] float32 contiguous, x: [N, in].
   void forward_into(const torch::Tensor& x, torch::Tensor& y) const;
+  // The kernels on raw row-major buffers, x [n, in] -> y [n, out], for callers
+  // that checked kernels_active(type()), with n <= kMaxKernelRows and CPU
+  // weights: no tensor, no allocation once scratch has grown, one pool run.
+  void forward_rows(const float* x, int64_t n, float* y) const;
 
   int64_t in_features() const { return in_; }
   int64_t out_features() const { return out_; }
@@ -123,6 +133,8 @@ class TiedOutput {
   torch::Tensor operator()(const torch::Tensor& x) const;
   // Same into a preallocated y: [N, V] float32 contiguous, x: [N, C].
   void forward_into(const torch::Tensor& x, torch::Tensor& y) const;
+  // x [n, C] -> y [n, V] on raw buffers; same conditions as Linear::forward_rows.
+  void forward_rows(const float* x, int64_t n, float* y) const;
 
   int64_t in_features() const { return channels_; }
   int64_t out_features() const { return vocab_; }

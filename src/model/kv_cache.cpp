@@ -67,6 +67,9 @@ void KVCache::set_length(int64_t n) {
   length_ = n;
 }
 
+float* KVCache::key_data(int64_t layer) { return keys_.at(static_cast<size_t>(layer)).data_ptr<float>(); }
+float* KVCache::value_data(int64_t layer) { return values_.at(static_cast<size_t>(layer)).data_ptr<float>(); }
+
 int64_t KVCache::bytes() const {
   int64_t n = 0;
   for (const auto& k : keys_) n += k.numel() * static_cast<int64_t>(k.element_size());

@@ -14,8 +14,6 @@ namespace gpt2 {
 
 namespace {
 
-constexpr double kLayerNormEps = 1e-5;
-
 // "[2, 5]", or "(undefined)" for an undefined tensor.
 std::string shape_of(const torch::Tensor& t) {
   return t.defined() ? shape_string(t.sizes().vec()) : std::string("(undefined)");
@@ -96,6 +94,11 @@ GPT2Impl::GPT2Impl(ModelWeights weights, const ModelOptions& options)
   storage_.insert(storage_.end(), options_.packed_storage.begin(), options_.packed_storage.end());
   options_.packed = nullptr;  // not owned: used during construction only
   options_.packed_storage.clear();
+  auto raw = [](const torch::Tensor& t) {
+    return t.device().is_cpu() && t.scalar_type() == torch::kFloat32 && t.is_contiguous();
+  };
+  raw_ok_ = raw(wte_) && raw(wpe_) && raw(ln_f_g_) && raw(ln_f_b_);
+  for (const Block& b : blocks_) raw_ok_ = raw_ok_ && raw(b.ln_1_g) && raw(b.ln_1_b) && raw(b.ln_2_g) && raw(b.ln_2_b);
 }
 
 PackedWeights GPT2Impl::packed_weights() const {
@@ -183,6 +186,10 @@ torch::Tensor GPT2Impl::forward(const torch::Tensor& ids, KVCache& cache, bool l
   const int64_t B = ids.size(0), T = ids.size(1), C = hp_.n_embd, past = cache.length();
   std::optional<ops::SerialLibtorchGuard> serial;  // few rows: libtorch's ops on this thread only
   if (B * T <= ops::kMaxKernelRows && options_.device.is_cpu()) serial.emplace();
+  if (last_only && can_decode_step(B, T)) {
+    const torch::Tensor flat = ids.contiguous();                                  // [B, 1]
+    return decode_step(flat.data_ptr<int64_t>(), B, cache);                       // [B, V]
+  }
   torch::Tensor tok = ids.to(options_.device);                                    // [B, T]
   torch::Tensor x = wte_.index_select(0, tok.reshape({-1})).view({B, T, C}) +     // [B, T, C]
                     wpe_.narrow(0, past, T).unsqueeze(0);                         // [1, T, C]

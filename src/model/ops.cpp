@@ -237,12 +237,9 @@ void dequant_mm(WeightType type, const torch::Tensor& x, const torch::Tensor& w,
 
 // Dot-form kernels on w [out, in] for rows [0, n) of x, outputs split by thread.
 // w: [out, in] (float32, int8) or tiled (bf16); in, out: the logical shape.
-void dot_kernel(WeightType type, const torch::Tensor& x, const torch::Tensor& w, int64_t in, int64_t out,
-                const torch::Tensor& scales, const torch::Tensor& bias, torch::Tensor& y) {
-  const int64_t n = x.size(0);
-  const float* xp = x.data_ptr<float>();
-  const float* bp = bias.defined() ? bias.data_ptr<float>() : nullptr;
-  float* yp = y.data_ptr<float>();
+// xp [n, in], yp [n, out] row-major; bp [out] or null.
+void dot_kernel(WeightType type, const float* xp, int64_t n, const torch::Tensor& w, int64_t in, int64_t out,
+                const torch::Tensor& scales, const float* bp, float* yp) {
   const int threads = thread_count(w.numel() * static_cast<int64_t>(w.element_size()));
   const int64_t tasks = threads <= 1 ? 1 : std::min<int64_t>(threads * kChunksPerThread, (out + 15) / 16);
   switch (type) {
@@ -292,9 +289,9 @@ void dot_kernel(WeightType type, const torch::Tensor& x, const torch::Tensor& w,
 // Reduction chunks of the axpy kernel (fixed: see axpy_kernel).
 constexpr int64_t kAxpyChunks = 16;
 
-void axpy_kernel(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias, torch::Tensor& y) {
-  const int64_t n = x.size(0), in = w.size(0), out = w.size(1);
-  const float* xp = x.data_ptr<float>();
+// xp [n, in], yp [n, out] row-major; bp [out].
+void axpy_kernel(const float* xp, int64_t n, const torch::Tensor& w, const float* bp, float* yp) {
+  const int64_t in = w.size(0), out = w.size(1);
   const float* wp = w.data_ptr<float>();
   const int threads = thread_count(w.numel() * 4);
   // One partial sum per chunk, added in chunk order. The chunks depend on the
@@ -310,8 +307,6 @@ void axpy_kernel(const torch::Tensor& x, const torch::Tensor& w, const torch::Te
     auto [i0, i1] = split_range(in, tasks, t, 8);
     if (i0 < i1) kernels::axpy_f32_avx512(xp, n, wp, in, out, i0, i1, p);
   });
-  float* yp = y.data_ptr<float>();
-  const float* bp = bias.data_ptr<float>();
   for (int64_t r = 0; r < n; ++r) {
     float* yr = yp + r * out;
     for (int64_t o = 0; o < out; ++o) yr[o] = bp[o] + part[r * out + o];
@@ -369,6 +364,10 @@ SerialLibtorchGuard::~SerialLibtorchGuard() {
 
 void set_backend(Backend b) { g_backend.store(b, std::memory_order_relaxed); }
 Backend backend() { return g_backend.load(std::memory_order_relaxed); }
+
+int kernel_threads() { return std::max(1, t_kernel_threads > 0 ? t_kernel_threads : at::get_num_threads()); }
+
+bool kernels_active(WeightType type) { return backend() == Backend::kAuto && cpu_kernels_available(type); }
 
 bool cpu_kernels_available(WeightType type) {
   const auto& f = kernels::cpu_features();
@@ -466,24 +465,31 @@ void Linear::forward_into(const torch::Tensor& x_in, torch::Tensor& y) const {
   switch (type_) {
     case WeightType::kFloat32:
       if (small && kernels_on())
-        axpy_kernel(x, w_, b_, y);
+        forward_rows(x.data_ptr<float>(), n, y.data_ptr<float>());
       else
         torch::addmm_out(y, b_, x, w_);
       return;
     case WeightType::kBFloat16:
       if (small && kernels_on())
-        dot_kernel(type_, x, w_, in_, out_, scales_, b_, y);
+        forward_rows(x.data_ptr<float>(), n, y.data_ptr<float>());
       else
         dequant_mm(type_, x, w_, out_, in_, scales_, b_, y);
       return;
     case WeightType::kInt8:
     case WeightType::kInt4:
       if (small && vnni_on())
-        dot_kernel(type_, x, w_, in_, out_, scales_, b_, y);
+        forward_rows(x.data_ptr<float>(), n, y.data_ptr<float>());
       else
         dequant_mm(type_, x, w_, out_, in_, scales_, b_, y);
       return;
   }
+}
+
+void Linear::forward_rows(const float* x, int64_t n, float* y) const {
+  if (type_ == WeightType::kFloat32)
+    axpy_kernel(x, n, w_, b_.data_ptr<float>(), y);
+  else
+    dot_kernel(type_, x, n, w_, in_, out_, scales_, b_.data_ptr<float>(), y);
 }
 
 namespace {
@@ -551,12 +557,16 @@ void TiedOutput::forward_into(const torch::Tensor& x_in, torch::Tensor& y) const
   const bool needs_vnni = type_ == WeightType::kInt8 || type_ == WeightType::kInt4;
   const bool fast = small && (needs_vnni ? vnni_on() : kernels_on());
   if (fast) {
-    dot_kernel(type_, x, w_, channels_, vocab_, scales_, torch::Tensor(), y);
+    forward_rows(x.data_ptr<float>(), n, y.data_ptr<float>());
   } else if (type_ == WeightType::kFloat32) {
     torch::mm_out(y, x, w_.t());
   } else {
     dequant_mm(type_, x, w_, vocab_, channels_, scales_, torch::Tensor(), y);
   }
+}
+
+void TiedOutput::forward_rows(const float* x, int64_t n, float* y) const {
+  dot_kernel(type_, x, n, w_, channels_, vocab_, scales_, nullptr, y);
 }
 
 int64_t TiedOutput::bytes_for(WeightType type, int64_t vocab, int64_t channels) {

@@ -1,0 +1,116 @@
+// The fused decode step: one new position for each of B <= ops::kMaxKernelRows
+// rows, on raw float32 buffers. The same arithmetic as run_blocks() + head()
+// for T = 1, without libtorch's dispatch, allocation or OpenMP in the per-token
+// loop: LayerNorm, attention over the cache, GELU and residual adds are the
+// project's own AVX-512 code (step_kernels.hpp), every projection is one
+// ops::Linear::forward_rows call (one pool run), and the attention of all
+// (row, head) pairs is one more pool run per layer. Each row's arithmetic does
+// not depend on the other rows, so a row's logits are the same in any batch.
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <vector>
+
+#include "gpt2/model.hpp"
+#include "gpt2/ops.hpp"
+#include "model/step_kernels.hpp"
+#include "model/work_pool.hpp"
+
+namespace gpt2 {
+
+namespace {
+
+// Below this many key/value bytes per layer, attention stays on the calling thread.
+constexpr int64_t kMinParallelAttentionBytes = 256 * 1024;
+
+// The step's activations, reused across steps (grown, never shrunk).
+struct StepBuffers {
+  std::vector<float> x, h, qkv, att, m;  // [B, C], [B, C], [B, 3C], [B, C], [B, 4C]
+  void reserve(int64_t B, int64_t C) {
+    auto fit = [](std::vector<float>& v, int64_t n) {
+      if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
+    };
+    fit(x, B * C);
+    fit(h, B * C);
+    fit(qkv, B * 3 * C);
+    fit(att, B * C);
+    fit(m, B * 4 * C);
+  }
+};
+
+float* scores_scratch(int64_t s) {
+  thread_local std::vector<float> scores;
+  if (static_cast<int64_t>(scores.size()) < s) scores.resize(static_cast<size_t>(s));
+  return scores.data();
+}
+
+}  // namespace
+
+bool GPT2Impl::can_decode_step(int64_t rows, int64_t positions) const {
+  return positions == 1 && rows <= ops::kMaxKernelRows && raw_ok_ && options_.device.is_cpu() &&
+         ops::kernels_active(options_.weight_type);
+}
+
+torch::Tensor GPT2Impl::decode_step(const int64_t* ids, int64_t B, KVCache& cache) const {
+  const int64_t C = hp_.n_embd, H = hp_.n_head, D = hp_.head_dim(), V = hp_.n_vocab;
+  const int64_t past = cache.length(), S = past + 1, cap = cache.capacity();
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
+  const float eps = static_cast<float>(kLayerNormEps);
+  thread_local StepBuffers buf;
+  buf.reserve(B, C);
+  float *x = buf.x.data(), *h = buf.h.data(), *qkv = buf.qkv.data(), *att = buf.att.data(), *m = buf.m.data();
+
+  // x = wte[id] + wpe[past]                                                      // [B, C]
+  const float* wte = wte_.data_ptr<float>();
+  const float* pos = wpe_.data_ptr<float>() + past * C;
+  for (int64_t b = 0; b < B; ++b) {
+    std::memcpy(x + b * C, wte + ids[b] * C, static_cast<size_t>(C) * sizeof(float));
+    step::add(x + b * C, pos, C);
+  }
+  const int threads = ops::kernel_threads();
+  const bool parallel_attention = threads > 1 && B * H > 1 && 2 * B * S * C * 4 >= kMinParallelAttentionBytes;
+
+  for (size_t l = 0; l < blocks_.size(); ++l) {
+    const Block& blk = blocks_[l];
+    // --- attention ---
+    step::layer_norm(x, B, C, blk.ln_1_g.data_ptr<float>(), blk.ln_1_b.data_ptr<float>(), eps, h);  // [B, C]
+    blk.attn.forward_rows(h, B, qkv);                                                                  // [B, 3C]
+    float* K = cache.key_data(static_cast<int64_t>(l));    // [B, H, cap, D]
+    float* Vc = cache.value_data(static_cast<int64_t>(l));  // [B, H, cap, D]
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t hd = 0; hd < H; ++hd) {
+        const int64_t at = ((b * H + hd) * cap + past) * D;
+        std::memcpy(K + at, qkv + b * 3 * C + C + hd * D, static_cast<size_t>(D) * sizeof(float));
+        std::memcpy(Vc + at, qkv + b * 3 * C + 2 * C + hd * D, static_cast<size_t>(D) * sizeof(float));
+      }
+    auto head_task = [&](int64_t t) {  // t = b * H + head
+      const int64_t b = t / H, hd = t % H;
+      const int64_t base = (b * H + hd) * cap * D;
+      step::attend(qkv + b * 3 * C + hd * D, K + base, Vc + base, S, D, scale, scores_scratch(S), att + b * C + hd * D);
+    };
+    if (parallel_attention) {
+      const std::function<void(int64_t)> fn = [&head_task](int64_t t) { head_task(t); };  // no allocation
+      ops::WorkPool::instance().run(B * H, threads, fn);
+    } else {
+      for (int64_t t = 0; t < B * H; ++t) head_task(t);
+    }
+    blk.attn_proj.forward_rows(att, B, h);  // [B, C]
+    step::add(x, h, B * C);
+    // --- MLP ---
+    step::layer_norm(x, B, C, blk.ln_2_g.data_ptr<float>(), blk.ln_2_b.data_ptr<float>(), eps, h);  // [B, C]
+    blk.fc.forward_rows(h, B, m);                                                                      // [B, 4C]
+    step::gelu_tanh(m, B * 4 * C);
+    blk.mlp_proj.forward_rows(m, B, h);  // [B, C]
+    step::add(x, h, B * C);
+  }
+  cache.advance(1);
+  step::layer_norm(x, B, C, ln_f_g_.data_ptr<float>(), ln_f_b_.data_ptr<float>(), eps, h);  // [B, C]
+  torch::Tensor logits = torch::empty({B, V}, torch::kFloat32);                             // [B, V]
+  lm_head_.forward_rows(h, B, logits.data_ptr<float>());
+  return logits;
+}
+
+}  // namespace gpt2
