@@ -23,6 +23,7 @@ struct BenchOptions {
   std::vector<int64_t> prompt_lengths = {8, 512};  // lengths over n_ctx are skipped
   std::vector<int64_t> batches = {1, 8};           // decode batch sizes
   int64_t decode_tokens = 128;           // decode steps per run (capped to fit n_ctx)
+  int64_t decode_context = 1;            // positions in the cache when the timed steps start (>= 1)
   int repetitions = 5;                   // timed runs per measurement (after one warm-up)
   uint64_t seed = 1234;                  // random weights and prompt ids
   // Also compare this weight type against float32 weights on the reference
@@ -59,6 +60,7 @@ struct BenchReport {
   struct Decode {
     int64_t batch = 0;
     int64_t steps = 0;          // tokens per row per run
+    int64_t context = 1;        // cached positions before the first timed step
     BenchStat tokens_per_s;     // all rows together
     BenchStat weight_gb_per_s;  // weight_bytes_per_step x steps/s
   };

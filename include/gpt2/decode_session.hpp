@@ -36,6 +36,11 @@ class DecodeSession {
   // Same from host ids, one per row.
   torch::Tensor step(const std::vector<int64_t>& next);
 
+  // Keeps the first n positions and forgets the rest (the next step writes
+  // position n): decode again from a prefix without recomputing it. n must be
+  // at most length().
+  void rewind(int64_t n);
+
   int64_t batch() const { return cache_.batch(); }
   int64_t length() const { return cache_.length(); }
   const KVCache& cache() const { return cache_; }

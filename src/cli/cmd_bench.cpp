@@ -25,6 +25,7 @@ struct BenchCliOptions {
   std::vector<int64_t> prompt_lengths = {8, 512};
   std::vector<int64_t> batches = {1, 8};
   int64_t tokens = 128;
+  int64_t context = 1;
   int reps = 5;
   uint64_t seed = 1234;
   bool json = false;
@@ -57,6 +58,7 @@ void run_bench_command(const BenchCliOptions& o, CliIO& io, bool random_given) {
   b.threads = o.threads;
   b.prompt_lengths = o.prompt_lengths;
   b.batches = o.batches;
+  b.decode_context = o.context;
   b.decode_tokens = o.tokens;
   b.repetitions = o.reps;
   b.seed = o.seed;
@@ -87,6 +89,9 @@ void register_bench_command(CLI::App& app, CliIO& io) {
       ->capture_default_str()->delimiter(',');
   sub->add_option("--batch", opt->batches, "Decode batch sizes to time (repeatable)")->capture_default_str()->delimiter(',');
   sub->add_option("--tokens", opt->tokens, "Decode steps per run")->capture_default_str();
+  sub->add_option("--context", opt->context,
+                  "Cached positions before the timed decode steps (a prompt of this many tokens, computed once)")
+      ->capture_default_str();
   sub->add_option("--reps", opt->reps, "Timed repetitions per measurement")->capture_default_str();
   sub->add_option("--seed", opt->seed, "Seed for random weights and prompt tokens")->capture_default_str();
   sub->add_flag("--accuracy", opt->accuracy,

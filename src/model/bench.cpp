@@ -196,21 +196,26 @@ BenchReport run_bench(const BenchOptions& opt, const std::function<void(const st
     rep.prompts.push_back(std::move(p));
   }
 
-  // Decoding: a 1-token prompt, then `steps` single-token steps per row,
-  // feeding back each row's greedy choice.
-  const int64_t steps = std::min(opt.decode_tokens, n_ctx - 1);
+  // Decoding: a random prompt of `decode_context` tokens (computed once, shared
+  // by every row), then `steps` single-token steps per row from there, feeding
+  // back each row's greedy choice; each run rewinds to the prompt.
+  const int64_t context = opt.decode_context;
+  if (context < 1 || context >= n_ctx)
+    throw UsageError("--context must be 1.." + std::to_string(n_ctx - 1) + " (n_ctx - 1), got " +
+                     std::to_string(context));
+  const int64_t steps = std::min(opt.decode_tokens, n_ctx - context);
   if (steps < opt.decode_tokens)
     rep.notes.push_back("decode capped to " + std::to_string(steps) + " steps by n_ctx " + std::to_string(n_ctx));
   for (int64_t b : opt.batches) {
-    if (steps < 1) {
-      rep.notes.push_back("decode skipped: n_ctx " + std::to_string(n_ctx) + " leaves no room");
-      break;
-    }
-    DecodeSession session(*model, b, 1 + steps);
+    DecodeSession session(*model, b, context + steps);
     rep.kv_cache_bytes = std::max(rep.kv_cache_bytes, session.cache().bytes());
-    auto start = random_ids(b, 1, V, gen);  // [B, 1]
+    const torch::Tensor prompt = random_ids(1, context, V, gen);  // [1, context]
+    const std::vector<int64_t> row(prompt.data_ptr<int64_t>(), prompt.data_ptr<int64_t>() + context);
+    const torch::Tensor first = session.prefill_rows(std::vector<std::vector<int64_t>>(static_cast<size_t>(b), row))
+                                    .argmax(-1, true);  // [B, 1]
     auto run = [&](int64_t n_steps) {
-      auto next = session.prefill(start).argmax(-1, true);  // [B, 1]
+      session.rewind(context);
+      torch::Tensor next = first;
       const auto t0 = Clock::now();
       for (int64_t s = 0; s < n_steps; ++s) next = session.step(next).argmax(-1, true);
       return seconds_since(t0);
@@ -219,6 +224,7 @@ BenchReport run_bench(const BenchOptions& opt, const std::function<void(const st
     BenchReport::Decode d;
     d.batch = b;
     d.steps = steps;
+    d.context = context;
     for (int r = 0; r < opt.repetitions; ++r) {
       const double s = run(steps);
       d.tokens_per_s.values.push_back(static_cast<double>(b * steps) / s);
@@ -252,7 +258,8 @@ std::string BenchReport::to_text() const {
   for (const auto& d : decodes)
     s += "decode     batch " + fmt("%3.0f", static_cast<double>(d.batch)) + "   " +
          fmt("median %8.1f tok/s", d.tokens_per_s.median()) + fmt("  (min %.1f", d.tokens_per_s.min()) +
-         fmt(", max %.1f", d.tokens_per_s.max()) + ", " + std::to_string(d.steps) + " steps x " +
+         fmt(", max %.1f", d.tokens_per_s.max()) + ", " + std::to_string(d.steps) + " steps from position " +
+         std::to_string(d.context) + " x " +
          std::to_string(d.tokens_per_s.values.size()) + " runs)  " +
          fmt("weights %.1f GB/s", d.weight_gb_per_s.median()) + "\n";
   s += "memory     peak RSS " + format_bytes(peak_rss_bytes) + " (weights " + format_bytes(weight_bytes_per_step) + ", largest KV cache " +
@@ -285,6 +292,7 @@ std::string BenchReport::to_json() const {
   for (const auto& d : decodes)
     j["decode"].push_back({{"batch", d.batch},
                            {"steps", d.steps},
+                           {"context", d.context},
                            {"tokens_per_s", stat(d.tokens_per_s)},
                            {"weight_gb_per_s", stat(d.weight_gb_per_s)}});
   j["kv_cache_bytes"] = kv_cache_bytes;

@@ -50,6 +50,13 @@ torch::Tensor DecodeSession::prefill_rows(const std::vector<std::vector<int64_t>
   return torch::stack(logits);  // [B, V]
 }
 
+void DecodeSession::rewind(int64_t n) {
+  if (n < 0 || n > cache_.length())
+    throw UsageError("rewind to " + std::to_string(n) + " positions: the session holds " +
+                     std::to_string(cache_.length()));
+  cache_.set_length(n);
+}
+
 torch::Tensor DecodeSession::step(const torch::Tensor& next) {
   return model_.forward(next, cache_, true);  // [B, V]
 }

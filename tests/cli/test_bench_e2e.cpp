@@ -70,3 +70,21 @@ TEST(BenchE2E, BadOptions) {
 }
 
 }  // namespace
+
+TEST(BenchE2E, DecodeFromALongContext) {
+  // tiny-ref: n_ctx 64. From position 60 only 4 steps fit: capped with a note.
+  auto r = run_gpt2({"bench", "--model", (data_dir() / "tiny-ref").string(), "--dtype", "int4", "--reps", "1",
+                     "--tokens", "10", "--context", "60", "--prompt", "4", "--batch", "1,2", "--threads", "1",
+                     "--json", "-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["decode"].size(), 2u);
+  EXPECT_EQ(j["decode"][1]["context"], 60);
+  EXPECT_EQ(j["decode"][1]["steps"], 4);
+  EXPECT_EQ(j["dtype"], "int4");
+  EXPECT_FALSE(j["notes"].empty());
+  // A context that leaves no room is refused, naming the option.
+  auto bad = run_gpt2({"bench", "--model", (data_dir() / "tiny-ref").string(), "--context", "64", "--reps", "1"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--context must be 1..63"), std::string::npos) << bad.err;
+}
