@@ -46,6 +46,9 @@ class DecodeSession {
   const KVCache& cache() const { return cache_; }
 
  private:
+  // Steps of this batch run the kernels (or the fused step) only: hold the guard.
+  bool few_rows() const;
+
   GPT2Impl& model_;
   KVCache cache_;
   std::optional<ops::SerialLibtorchGuard> serial_;

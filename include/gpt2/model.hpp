@@ -66,6 +66,12 @@ class GPT2Impl : public torch::nn::Module {
   // model's device.
   KVCache make_cache(int64_t batch, int64_t capacity = 0) const;
 
+  // Whether forward(ids, cache, true) takes the fused decode step
+  // (decode_step.cpp): one new position per row, at most ops::kMaxKernelRows
+  // rows (float32) or ops::kMaxChunkedRows (reduced precisions), CPU kernels
+  // for the weight type.
+  bool can_decode_step(int64_t rows, int64_t positions) const;
+
   // Every projection's stored weights (bfloat16/int8/int4), for a weight cache.
   PackedWeights packed_weights() const;
 
@@ -84,9 +90,6 @@ class GPT2Impl : public torch::nn::Module {
   torch::Tensor run_blocks(torch::Tensor x, KVCache* cache, int64_t past) const;
   // x: [N, C] -> logits [N, V]
   torch::Tensor head(const torch::Tensor& x) const;
-  // Whether forward(ids, cache, true) may take decode_step: one new position
-  // per row, few rows, CPU kernels for the weight type (decode_step.cpp).
-  bool can_decode_step(int64_t rows, int64_t positions) const;
   // The fused batch-1..16 decode step on raw buffers: ids [B] (one new token
   // per row) -> logits [B, V]; writes the cache and advances it by one.
   torch::Tensor decode_step(const int64_t* ids, int64_t rows, KVCache& cache) const;

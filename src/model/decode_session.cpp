@@ -15,7 +15,7 @@ torch::Tensor DecodeSession::prefill(const torch::Tensor& ids) {
   serial_.reset();  // a long prompt uses every thread (the model guards short ones itself)
   cache_.reset();
   torch::Tensor logits = model_.forward(ids, cache_, true);  // [B, V]
-  if (cache_.batch() <= ops::kMaxKernelRows && model_.device().is_cpu()) serial_.emplace();
+  if (few_rows()) serial_.emplace();
   return logits;
 }
 
@@ -46,8 +46,12 @@ torch::Tensor DecodeSession::prefill_rows(const std::vector<std::vector<int64_t>
     }
   }
   cache_.set_length(T);
-  if (B <= ops::kMaxKernelRows && model_.device().is_cpu()) serial_.emplace();
+  if (few_rows()) serial_.emplace();
   return torch::stack(logits);  // [B, V]
+}
+
+bool DecodeSession::few_rows() const {
+  return model_.device().is_cpu() && (cache_.batch() <= ops::kMaxKernelRows || model_.can_decode_step(cache_.batch(), 1));
 }
 
 void DecodeSession::rewind(int64_t n) {

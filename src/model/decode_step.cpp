@@ -1,5 +1,6 @@
-// The fused decode step: one new position for each of B <= ops::kMaxKernelRows
-// rows, on raw float32 buffers. The same arithmetic as run_blocks() + head()
+// The fused decode step: one new position for each of B rows (up to
+// ops::kMaxKernelRows, or ops::kMaxChunkedRows for reduced precisions), on raw
+// float32 buffers. The same arithmetic as run_blocks() + head()
 // for T = 1, without libtorch's dispatch, allocation or OpenMP in the per-token
 // loop: LayerNorm, attention over the cache, GELU and residual adds are the
 // project's own AVX-512 code (step_kernels.hpp), every projection is one
@@ -50,7 +51,9 @@ float* scores_scratch(int64_t s) {
 }  // namespace
 
 bool GPT2Impl::can_decode_step(int64_t rows, int64_t positions) const {
-  return positions == 1 && rows <= ops::kMaxKernelRows && raw_ok_ && options_.device.is_cpu() &&
+  const int64_t max_rows =
+      options_.weight_type == ops::WeightType::kFloat32 ? ops::kMaxKernelRows : ops::kMaxChunkedRows;
+  return positions == 1 && rows <= max_rows && raw_ok_ && options_.device.is_cpu() &&
          ops::kernels_active(options_.weight_type);
 }
 

@@ -185,7 +185,7 @@ torch::Tensor GPT2Impl::forward(const torch::Tensor& ids, KVCache& cache, bool l
                      std::to_string(cache.batch()));
   const int64_t B = ids.size(0), T = ids.size(1), C = hp_.n_embd, past = cache.length();
   std::optional<ops::SerialLibtorchGuard> serial;  // few rows: libtorch's ops on this thread only
-  if (B * T <= ops::kMaxKernelRows && options_.device.is_cpu()) serial.emplace();
+  if ((B * T <= ops::kMaxKernelRows || can_decode_step(B, T)) && options_.device.is_cpu()) serial.emplace();
   if (last_only && can_decode_step(B, T)) {
     const torch::Tensor flat = ids.contiguous();                                  // [B, 1]
     return decode_step(flat.data_ptr<int64_t>(), B, cache);                       // [B, V]

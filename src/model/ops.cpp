@@ -442,8 +442,10 @@ namespace {
 // The CPU kernels take raw pointers: only products of at most kMaxKernelRows
 // rows whose input, output and weights all live in CPU memory may use them (a
 // CUDA build hands GPU tensors to the same code path; those go to libtorch).
-bool kernel_eligible(const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& w) {
-  return x.size(0) <= kMaxKernelRows && x.device().is_cpu() && y.device().is_cpu() && w.device().is_cpu();
+// Few rows (kMaxKernelRows; reduced precisions kMaxChunkedRows), every tensor in CPU memory.
+bool kernel_eligible(const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& w, WeightType type) {
+  const int64_t max_rows = type == WeightType::kFloat32 ? kMaxKernelRows : kMaxChunkedRows;
+  return x.size(0) <= max_rows && x.device().is_cpu() && y.device().is_cpu() && w.device().is_cpu();
 }
 }  // namespace
 
@@ -461,7 +463,7 @@ void Linear::forward_into(const torch::Tensor& x_in, torch::Tensor& y) const {
   check_output(x, y, out_, "ops::Linear");
   const int64_t n = x.size(0);
   if (n == 0) return;
-  const bool small = kernel_eligible(x, y, w_);  // few rows, every tensor in CPU memory
+  const bool small = kernel_eligible(x, y, w_, type_);  // few rows, every tensor in CPU memory
   switch (type_) {
     case WeightType::kFloat32:
       if (small && kernels_on())
@@ -486,10 +488,13 @@ void Linear::forward_into(const torch::Tensor& x_in, torch::Tensor& y) const {
 }
 
 void Linear::forward_rows(const float* x, int64_t n, float* y) const {
-  if (type_ == WeightType::kFloat32)
+  if (type_ == WeightType::kFloat32) {
     axpy_kernel(x, n, w_, b_.data_ptr<float>(), y);
-  else
-    dot_kernel(type_, x, n, w_, in_, out_, scales_, b_.data_ptr<float>(), y);
+    return;
+  }
+  for (int64_t r = 0; r < n; r += kMaxKernelRows)  // a row's result does not depend on its chunk
+    dot_kernel(type_, x + r * in_, std::min(kMaxKernelRows, n - r), w_, in_, out_, scales_, b_.data_ptr<float>(),
+               y + r * out_);
 }
 
 namespace {
@@ -553,7 +558,7 @@ void TiedOutput::forward_into(const torch::Tensor& x_in, torch::Tensor& y) const
   check_output(x, y, out_features(), "ops::TiedOutput");
   const int64_t n = x.size(0);
   if (n == 0) return;
-  const bool small = kernel_eligible(x, y, w_);  // few rows, every tensor in CPU memory
+  const bool small = kernel_eligible(x, y, w_, type_);  // few rows, every tensor in CPU memory
   const bool needs_vnni = type_ == WeightType::kInt8 || type_ == WeightType::kInt4;
   const bool fast = small && (needs_vnni ? vnni_on() : kernels_on());
   if (fast) {
@@ -566,7 +571,9 @@ void TiedOutput::forward_into(const torch::Tensor& x_in, torch::Tensor& y) const
 }
 
 void TiedOutput::forward_rows(const float* x, int64_t n, float* y) const {
-  dot_kernel(type_, x, n, w_, channels_, vocab_, scales_, nullptr, y);
+  for (int64_t r = 0; r < n; r += kMaxKernelRows)  // a row's result does not depend on its chunk
+    dot_kernel(type_, x + r * channels_, std::min(kMaxKernelRows, n - r), w_, channels_, vocab_, scales_, nullptr,
+               y + r * vocab_);
 }
 
 int64_t TiedOutput::bytes_for(WeightType type, int64_t vocab, int64_t channels) {

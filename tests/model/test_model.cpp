@@ -201,8 +201,11 @@ TEST(Model, Int4MatchesFloat32OnTheSameGrid) {
   opt.weight_type = gpt2::ops::WeightType::kInt4;
   GPT2 i4(copy(w), opt);
   auto ids = ids_tensor(kRows);
-  torch::Tensor full_ref = f32->forward(ids), full = i4->forward(ids);  // [3, 7, V]: the matrix path
-  EXPECT_LT(max_diff(full, full_ref), 1e-4 * full_ref.abs().max().item<double>());
+  torch::Tensor full_ref = f32->forward(ids), full = i4->forward(ids);  // [3, 7, V]: 21 rows, kernels in chunks
+  EXPECT_LT(max_diff(full, full_ref) / full_ref.abs().max().item<double>(), 0.05);
+  // More rows than the chunked kernels take: the dequantizing matrix path, exact weights.
+  auto many = ids.repeat({10, 1});                                             // [30, 7]
+  EXPECT_LT(max_diff(i4->forward(many), f32->forward(many)), 1e-4 * full_ref.abs().max().item<double>());
   auto c_ref = f32->make_cache(3), c = i4->make_cache(3);
   f32->forward(ids.narrow(1, 0, 6), c_ref, true);
   i4->forward(ids.narrow(1, 0, 6), c, true);

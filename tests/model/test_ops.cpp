@@ -125,7 +125,8 @@ TEST_P(LinearKernel, MatchesFloat64Reference) {
 INSTANTIATE_TEST_SUITE_P(
     OddSizes, LinearKernel,
     ::testing::Combine(::testing::Values(WeightType::kFloat32, WeightType::kBFloat16, WeightType::kInt8, WeightType::kInt4),
-                       ::testing::Values<int64_t>(1, 3, 8, 21),  // 21 > kMaxKernelRows: the matrix path
+                       ::testing::Values<int64_t>(1, 3, 8, 21, 70),  // 21: float32's matrix path, the others' kernels
+                                                                // in chunks of 16 rows; 70: every matrix path
                        ::testing::Values<int64_t>(37, 203), ::testing::Values<int64_t>(53, 130),
                        ::testing::Values(1, 2, 3)));
 
@@ -176,7 +177,7 @@ TEST_P(TiedKernel, MatchesFloat64Reference) {
 INSTANTIATE_TEST_SUITE_P(
     OddSizes, TiedKernel,
     ::testing::Combine(::testing::Values(WeightType::kFloat32, WeightType::kBFloat16, WeightType::kInt8, WeightType::kInt4),
-                       ::testing::Values<int64_t>(1, 2, 5, 17), ::testing::Values<int64_t>(7, 1001),
+                       ::testing::Values<int64_t>(1, 2, 5, 17, 70), ::testing::Values<int64_t>(7, 1001),
                        ::testing::Values<int64_t>(24, 77), ::testing::Values(1, 2)));
 
 TEST_F(OpsTest, KernelAndReferenceAgreeClosely) {
