@@ -3,6 +3,7 @@
 # run each for N seconds (default 60) on a copy of the seed corpus.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 #   targets: fuzz_tf_index fuzz_safetensors fuzz_safetensors_roundtrip fuzz_prompt_file
+#            fuzz_score_record fuzz_train_documents
 # Crashes are written to tests/fuzz/out/<target>/ (git-ignored) and make the script fail.
 set -euo pipefail
 
@@ -10,7 +11,8 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SECS="${1:-60}"
 shift || true
 TARGETS=("$@")
-[ "${#TARGETS[@]}" -gt 0 ] || TARGETS=(fuzz_tf_index fuzz_safetensors fuzz_safetensors_roundtrip fuzz_prompt_file)
+[ "${#TARGETS[@]}" -gt 0 ] || TARGETS=(fuzz_tf_index fuzz_safetensors fuzz_safetensors_roundtrip fuzz_prompt_file
+                                   fuzz_score_record fuzz_train_documents)
 BUILD="${GPT2_FUZZ_BUILD:-$ROOT/build-fuzz}"
 OUT="$ROOT/tests/fuzz/out"
 
@@ -27,6 +29,10 @@ for t in "${TARGETS[@]}"; do
     fuzz_safetensors|fuzz_safetensors_roundtrip) seeds="$ROOT/tests/fuzz/corpus/safetensors"
       extra=(-max_len=16384 "-dict=$ROOT/tests/fuzz/safetensors.dict") ;;
     fuzz_prompt_file) seeds="$ROOT/tests/fuzz/corpus/prompt_file"; extra=(-max_len=4096) ;;
+    fuzz_score_record) seeds="$ROOT/tests/fuzz/corpus/score_record"
+      extra=(-max_len=4096 "-dict=$ROOT/tests/fuzz/jsonl.dict") ;;
+    fuzz_train_documents) seeds="$ROOT/tests/fuzz/corpus/train_documents"
+      extra=(-max_len=4096 "-dict=$ROOT/tests/fuzz/jsonl.dict") ;;
     *) echo "fuzz: unknown target $t" >&2; exit 2 ;;
   esac
   work="$OUT/$t"

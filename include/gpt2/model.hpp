@@ -60,7 +60,15 @@ class GPT2Impl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& ids, KVCache& cache, bool last_only);
 
   // Full forward without a cache, positions 0..T-1: ids [B, T] -> logits [B, T, V].
+  // The same as head_logits(forward_hidden(ids) as [B*T, C]) viewed as [B, T, V].
   torch::Tensor forward(const torch::Tensor& ids);
+
+  // forward(ids) in two steps, for callers that need the logits of some positions
+  // only (scoring): the last block's output, ids [B, T] -> [B, T, C] (positions
+  // 0..T-1, no cache; UsageError for bad ids), then the output head (final layer
+  // norm and the projection tied to wte) of any of its rows: [N, C] -> logits [N, V].
+  torch::Tensor forward_hidden(const torch::Tensor& ids);
+  torch::Tensor head_logits(const torch::Tensor& x);
 
   // An empty cache for `batch` rows and `capacity` positions (0: n_ctx), on the
   // model's device.

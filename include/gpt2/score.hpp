@@ -6,8 +6,9 @@
 // fixed-length models" rule (plan_windows). Each window is one full forward
 // pass without a cache (GPT2Impl::forward(ids), positions 0..T-1, the matrix
 // path); windows of many documents are batched together (right-padded: the
-// causal mask keeps padding from affecting real positions). Memory holds one
-// batch of logits at a time, never a document's.
+// causal mask keeps padding from affecting real positions). The output head runs
+// on the scored positions only, a few MiB of logits at a time: memory never holds a
+// batch's [B, T, V] logits, nor a document's.
 #pragma once
 
 #include <array>
@@ -154,8 +155,18 @@ class Scorer {
     ScoreWindow w;
   };
 
+  // Per scored position, in order: [R, columns] float64 (logprob, rank, entropy; with a
+  // reference also kl, top-1 agreement, reference logprob) and the top entries
+  // [R, top] (log-probs float64, ids int64), on the CPU.
+  struct Analysis {
+    torch::Tensor table, top_v, top_i;
+  };
+  // Bytes of logits put through the output head (and analysed) at a time.
+  static constexpr int64_t kHeadChunkBytes = int64_t{8} << 20;
+
   void run_batch();
-  void analyse(const torch::Tensor& logits, const torch::Tensor* ref_logits, const Job& job);
+  // ids [B, T] of a batch; the scored positions as rows of its [B*T, C] hidden states and their targets.
+  Analysis analyse(const torch::Tensor& ids, const std::vector<int64_t>& rows, const std::vector<int64_t>& targets);
 
   GPT2Impl& model_;
   GPT2Impl* reference_;
@@ -167,6 +178,7 @@ class Scorer {
   int64_t unbatched_tokens_ = 0;  // window tokens queued but not yet in a batch
   int64_t tokens_scored_ = 0, tokens_forwarded_ = 0;
   double seconds_ = 0;
+  torch::Tensor exp_buf_, mask_buf_;  // [chunk, V] float32 / bool, reused by analyse()
 };
 
 }  // namespace gpt2

@@ -14,28 +14,9 @@
 #include <vector>
 
 #include "gpt2/tokenizer.hpp"
+#include "gpt2/train_documents.hpp"
 
 namespace gpt2 {
-
-enum class DataFileKind {
-  kText,      // documents separated by the literal "<|endoftext|>" (as gpt-2-simple reads them)
-  kJsonl,     // one JSON object per line with a string "text" field (a .jsonl file)
-  kDocument,  // one .txt file of a --data directory: the whole file is one document
-};
-
-struct DataFile {
-  std::filesystem::path path;
-  DataFileKind kind = DataFileKind::kText;
-};
-
-// Expands --data values: a directory gives its .txt files (sorted, one document
-// each), a .jsonl file is JSONL, anything else a text file. UsageError when
-// `inputs` is empty; NotFoundError for a missing path or a directory without .txt files.
-std::vector<DataFile> expand_data_inputs(const std::vector<std::string>& inputs);
-
-// The documents of one file (empty documents dropped). `bytes` is its content.
-// FormatError naming file and line for a JSONL line that is not an object with a string "text".
-std::vector<std::string> split_documents(const DataFile& file, const std::string& bytes);
 
 // A file's modification time in nanoseconds since the epoch, -1 when it cannot be read.
 int64_t file_mtime_ns(const std::filesystem::path& path);

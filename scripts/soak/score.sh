@@ -7,7 +7,10 @@
 #   scripts/soak/score.sh [SIZE_MB=200]
 # Env: GPT2 (binary, default build/gpt2), MODEL (default tests/data/tiny-ref: the
 # point is memory, not the model; any model directory works), SOAK_DIR (default
-# build/soak), INTERVAL (default 5), THREADS (default 1), NICE (default 19).
+# build/soak), INTERVAL (default 5), THREADS (default 1), NICE (default 19),
+# INPUT: file (default: the text as one document, `--file`; score holds a single
+# document whole with its token ids, docs/score.md) or jsonl (the same text as JSONL
+# records of about 16 KiB, `--jsonl --format jsonl`: read one line at a time).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 source "$ROOT/scripts/soak/lib.sh"
@@ -19,6 +22,8 @@ INTERVAL=${INTERVAL:-5}
 THREADS=${THREADS:-1}
 NICE=${NICE:-19}
 RSS_SLACK_MB=${RSS_SLACK_MB:-64}
+INPUT=${INPUT:-file}
+case "$INPUT" in file|jsonl) ;; *) echo "soak score: INPUT must be file or jsonl, got '$INPUT'" >&2; exit 2 ;; esac
 if ! "$GPT2" score --help >/dev/null 2>&1; then
   echo "soak score: $GPT2 has no 'score' subcommand" >&2
   exit 2
@@ -36,12 +41,34 @@ make_text() {  # make_text FILE MB
   mv "$file.partial" "$file"
 }
 
+# The text of FILE as JSONL records {"id": n, "text": ...} of whole lines, about 16 KiB each.
+make_jsonl() {  # make_jsonl TEXT_FILE JSONL_FILE
+  python3 - "$1" "$2.partial" <<'EOF'
+import json, sys
+with open(sys.argv[1], encoding="utf-8", errors="replace") as f, open(sys.argv[2], "w", encoding="utf-8") as out:
+    n, chunk, size = 0, [], 0
+    for line in f:
+        chunk.append(line); size += len(line)
+        if size >= 16384:
+            out.write(json.dumps({"id": n, "text": "".join(chunk)}) + "\n"); n += 1; chunk, size = [], 0
+    if chunk:
+        out.write(json.dumps({"id": n, "text": "".join(chunk)}) + "\n")
+EOF
+  mv "$2.partial" "$2"
+}
+
 run() {  # run MB -> "peak_rss_kb seconds exit"
-  local mb=$1 text="$SOAK_DIR/score_${1}MB.txt" csv="$SOAK_DIR/score_${1}MB.csv" t0 rc=0 peak
+  local mb=$1 text="$SOAK_DIR/score_${1}MB.txt" tag="score_${INPUT}_${1}MB" t0 rc=0 peak input
   [ -f "$text" ] || make_text "$text" "$mb"
+  input=(--file "$text")
+  if [ "$INPUT" = jsonl ]; then
+    [ -f "$text.jsonl" ] || make_jsonl "$text" "$text.jsonl"
+    input=(--jsonl "$text.jsonl" --format jsonl)
+  fi
+  local csv="$SOAK_DIR/$tag.csv"
   t0=$(date +%s)
-  nice -n "$NICE" "$GPT2" score --model "$MODEL" --file "$text" --threads "$THREADS" \
-    >"$SOAK_DIR/score_${mb}MB.out" 2>"$SOAK_DIR/score_${mb}MB.err" &
+  nice -n "$NICE" "$GPT2" score --model "$MODEL" "${input[@]}" --threads "$THREADS" \
+    >"$SOAK_DIR/$tag.out" 2>"$SOAK_DIR/$tag.err" &
   local pid=$!
   monitor "$pid" 1000000000 "$INTERVAL" "$csv"
   wait "$pid" || rc=$?
@@ -55,6 +82,6 @@ read -r big_peak big_s big_rc <<<"$(run "$SIZE_MB")"
 verdict=PASS
 [ "$small_rc" -eq 0 ] && [ "$big_rc" -eq 0 ] || verdict="FAIL(exit $small_rc/$big_rc)"
 [ $(( big_peak - small_peak )) -le $(( RSS_SLACK_MB * 1024 )) ] || verdict="FAIL(peak RSS grew $(( (big_peak - small_peak) / 1024 )) MiB)"
-echo "soak score model=$(basename "$MODEL") ${small_mb}MB: peak_rss_kb=$small_peak seconds=$small_s exit=$small_rc;" \
+echo "soak score model=$(basename "$MODEL") input=$INPUT ${small_mb}MB: peak_rss_kb=$small_peak seconds=$small_s exit=$small_rc;" \
      "${SIZE_MB}MB: peak_rss_kb=$big_peak seconds=$big_s exit=$big_rc -> $verdict"
 [ "$verdict" = PASS ]

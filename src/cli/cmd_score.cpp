@@ -25,6 +25,7 @@
 #include "gpt2/model.hpp"
 #include "gpt2/model_loader.hpp"
 #include "gpt2/score.hpp"
+#include "gpt2/score_record.hpp"
 #include "gpt2/tokenizer.hpp"
 
 namespace fs = std::filesystem;
@@ -94,30 +95,6 @@ std::ifstream open_input(const std::string& path, const std::string& option) {
   if (!f) throw IoError("cannot open " + option + " " + path);
   return f;
 }
-
-// One JSONL record's text (and id), or why the line is bad.
-struct Record {
-  std::string text;
-  json id;           // null when the record has none
-  std::string error;  // non-empty: the line is bad
-};
-
-Record parse_record(const std::string& line) {
-  Record r;
-  json j = json::parse(line, nullptr, false);
-  if (j.is_discarded()) {
-    r.error = "not valid JSON";
-  } else if (!j.is_object() || !j.contains("text") || !j["text"].is_string()) {
-    r.error = "no \"text\" string field";
-  } else {
-    r.text = j["text"].get<std::string>();
-    if (j.contains("id")) r.id = j["id"];
-    if (r.text.empty()) r.error = "nothing to score (empty \"text\")";
-  }
-  return r;
-}
-
-bool blank(const std::string& line) { return line.find_first_not_of(" \t\r\n") == std::string::npos; }
 
 // ---------------------------------------------------------------------------
 // Output
@@ -283,8 +260,8 @@ std::set<int64_t> check_jsonl(const ScoreCliOptions& o, const Scorer& scorer, co
   std::set<int64_t> bad;
   std::string line;
   for (int64_t n = 1; std::getline(f, line); ++n) {
-    if (blank(line)) continue;
-    Record r = parse_record(line);
+    if (is_blank_line(line)) continue;
+    ScoreRecord r = parse_score_record(line);
     // Without the prefix one token is not enough; only a short text can be one token.
     if (r.error.empty() && r.text.size() < 4096 &&
         scorer.scored_count(static_cast<int64_t>(tok.encode(r.text, o.allow_special).size())) == 0)
@@ -379,8 +356,8 @@ void run_score(const ScoreCliOptions& o, CliIO& io) {
     std::ifstream f = open_input(o.jsonl, "--jsonl");
     std::string line;
     for (int64_t n = 1; std::getline(f, line); ++n) {
-      if (blank(line) || bad.count(n) > 0) continue;
-      Record r = parse_record(line);
+      if (is_blank_line(line) || bad.count(n) > 0) continue;
+      ScoreRecord r = parse_score_record(line);
       add(r.text, std::move(r.id));
     }
     if (f.bad()) throw IoError("cannot read --jsonl " + o.jsonl);

@@ -200,6 +200,12 @@ torch::Tensor GPT2Impl::forward(const torch::Tensor& ids, KVCache& cache, bool l
 }
 
 torch::Tensor GPT2Impl::forward(const torch::Tensor& ids) {
+  const torch::Tensor x = forward_hidden(ids);                                    // [B, T, C]
+  const int64_t B = x.size(0), T = x.size(1);
+  return head_logits(x.reshape({B * T, hp_.n_embd})).view({B, T, hp_.n_vocab});   // [B, T, V]
+}
+
+torch::Tensor GPT2Impl::forward_hidden(const torch::Tensor& ids) {
   c10::InferenceMode guard;
   check_ids(ids, 0, hp_.n_ctx);
   const int64_t B = ids.size(0), T = ids.size(1), C = hp_.n_embd;
@@ -208,8 +214,16 @@ torch::Tensor GPT2Impl::forward(const torch::Tensor& ids) {
   torch::Tensor tok = ids.to(options_.device);                                    // [B, T]
   torch::Tensor x = wte_.index_select(0, tok.reshape({-1})).view({B, T, C}) +     // [B, T, C]
                     wpe_.narrow(0, 0, T).unsqueeze(0);                            // [1, T, C]
-  x = run_blocks(x, nullptr, 0);                                                  // [B, T, C]
-  return head(x.reshape({B * T, C})).view({B, T, hp_.n_vocab});                   // [B, T, V]
+  return run_blocks(x, nullptr, 0);                                               // [B, T, C]
+}
+
+torch::Tensor GPT2Impl::head_logits(const torch::Tensor& x) {
+  c10::InferenceMode guard;
+  if (x.dim() != 2 || x.size(1) != hp_.n_embd)
+    throw UsageError("head_logits: expected [N, " + std::to_string(hp_.n_embd) + "] hidden states");
+  std::optional<ops::SerialLibtorchGuard> serial;  // few rows: libtorch's ops on this thread only
+  if (x.size(0) <= ops::kMaxKernelRows && options_.device.is_cpu()) serial.emplace();
+  return head(x);  // [N, V]
 }
 
 }  // namespace gpt2

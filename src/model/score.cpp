@@ -159,22 +159,45 @@ void Scorer::run_batch() {
   const int64_t B = static_cast<int64_t>(jobs.size());
   torch::Tensor ids = torch::full({B, longest}, static_cast<int64_t>(opt_.eot_id), torch::kInt64);  // [B, T]
   auto acc = ids.accessor<int64_t, 2>();
+  // The scored positions in job order: their rows in the [B*T, C] hidden states (a
+  // window's row k predicts its token k + 1) and their target ids.
+  std::vector<int64_t> rows, targets;
   for (int64_t b = 0; b < B; ++b) {
     const Job& j = jobs[static_cast<size_t>(b)];
     for (int64_t i = j.w.begin; i < j.w.end; ++i) acc[b][i - j.w.begin] = j.doc->seq[static_cast<size_t>(i)];
+    for (int64_t i = j.w.score_from; i < j.w.end; ++i) {
+      rows.push_back(b * longest + (i - 1 - j.w.begin));
+      targets.push_back(j.doc->seq[static_cast<size_t>(i)]);
+    }
     tokens_forwarded_ += j.w.end - j.w.begin;
   }
-  // Right padding only follows the real tokens: causal attention keeps it out of them.
-  const torch::Tensor logits = model_.forward(ids);  // [B, T, V]
-  torch::Tensor ref_logits;                          // [B, T, V]
-  if (reference_ != nullptr) ref_logits = reference_->forward(ids);
+  const Analysis a = analyse(ids, rows, targets);
+  const auto table = a.table.accessor<double, 2>();
+  const auto top_v = a.top_v.accessor<double, 2>();
+  const auto top_i = a.top_i.accessor<int64_t, 2>();
 
+  int64_t r = 0;  // row of `a` for the next scored token
   for (int64_t b = 0; b < B; ++b) {
     const Job& j = jobs[static_cast<size_t>(b)];
-    torch::Tensor r;
-    if (reference_ != nullptr) r = ref_logits[b];
-    analyse(logits[b], reference_ != nullptr ? &r : nullptr, j);
     Doc& d = *j.doc;
+    TokenScore s;
+    for (int64_t i = j.w.score_from; i < j.w.end; ++i, ++r) {
+      s.index = i;
+      s.id = static_cast<TokenId>(targets[static_cast<size_t>(r)]);
+      s.logprob = table[r][0];
+      s.rank = static_cast<int64_t>(table[r][1]);
+      s.entropy = table[r][2];
+      if (reference_ != nullptr) {
+        s.kl = table[r][3];
+        s.top1_agree = table[r][4] != 0.0;
+        s.reference_logprob = table[r][5];
+      }
+      s.top.clear();
+      for (int64_t k = 0; k < opt_.top; ++k) s.top.push_back({static_cast<TokenId>(top_i[r][k]), top_v[r][k]});
+      d.totals.add(s);
+      ++tokens_scored_;
+      if (on_token_) on_token_(d.number, s);
+    }
     if (++d.done_windows == d.windows.size()) {
       // Jobs are in input order, so a finished document is the first queued one.
       if (on_document_) on_document_(d.number, d.totals);
@@ -184,66 +207,70 @@ void Scorer::run_batch() {
   seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// logits: [T, V] of one batch row (the window's tokens first); ref_logits the same
-// from the reference model. Scores S[score_from, end) of the job's window.
-void Scorer::analyse(const torch::Tensor& logits, const torch::Tensor* ref_logits, const Job& job) {
+Scorer::Analysis Scorer::analyse(const torch::Tensor& ids, const std::vector<int64_t>& rows,
+                                 const std::vector<int64_t>& targets) {
   c10::InferenceMode guard;
-  const ScoreWindow& w = job.w;
-  const int64_t n = w.end - w.score_from;
-  if (n <= 0) return;
-  const int64_t first = w.score_from - 1 - w.begin;  // row predicting S[score_from]
-  const torch::Tensor x = logits.narrow(0, first, n);  // [n, V]
-  std::vector<int64_t> tgt(job.doc->seq.begin() + w.score_from, job.doc->seq.begin() + w.end);
-  const torch::Tensor targets = torch::tensor(tgt, torch::kInt64).to(x.device()).unsqueeze(1);  // [n, 1]
+  const int64_t C = model_.hparams().n_embd, V = model_.hparams().n_vocab, R = static_cast<int64_t>(rows.size());
+  // The blocks run once for the batch; the output head only for the scored positions
+  // (a window of n_ctx with stride n_ctx/2 scores half of them).
+  const torch::Tensor hidden = model_.forward_hidden(ids).reshape({-1, C});  // [B*T, C]
+  torch::Tensor ref_hidden;                                                    // [B*T, C]
+  if (reference_ != nullptr) ref_hidden = reference_->forward_hidden(ids).reshape({-1, C});
+  const torch::Tensor row_ids = torch::tensor(rows, torch::kInt64).to(hidden.device());      // [R]
+  const torch::Tensor target_ids = torch::tensor(targets, torch::kInt64).to(hidden.device());  // [R]
 
-  const torch::Tensor lp = torch::log_softmax(x, 1);                               // [n, V]
-  const torch::Tensor target_logit = x.gather(1, targets);                         // [n, 1]
-  std::vector<torch::Tensor> cols = {
-      lp.gather(1, targets).squeeze(1).to(torch::kFloat64),                         // logprob [n]
-      (x > target_logit).sum(1).to(torch::kFloat64) + 1,                           // rank [n]
-      (lp.exp() * lp).sum(1).neg().to(torch::kFloat64),                             // entropy [n]
-  };
-  if (ref_logits != nullptr) {
-    const torch::Tensor y = ref_logits->narrow(0, first, n);                        // [n, V]
-    const torch::Tensor lpr = torch::log_softmax(y, 1);                             // [n, V]
-    // KL in float64: its first-order terms cancel, float32 leaves noise of ~1e-6 nats.
-    const torch::Tensor lp64 = torch::log_softmax(x.to(torch::kFloat64), 1);        // [n, V]
-    const torch::Tensor lpr64 = torch::log_softmax(y.to(torch::kFloat64), 1);       // [n, V]
-    cols.push_back((lpr64.exp() * (lpr64 - lp64)).sum(1));                          // KL [n]
-    cols.push_back(y.argmax(1).eq(x.argmax(1)).to(torch::kFloat64));               // top-1 agree [n]
-    cols.push_back(lpr.gather(1, targets).squeeze(1).to(torch::kFloat64));          // reference logprob [n]
-  }
-  const torch::Tensor table = torch::stack(cols, 1).cpu().contiguous();  // [n, columns]
-  const auto t = table.accessor<double, 2>();
-  torch::Tensor top_v = torch::zeros({n, 0}, torch::kFloat64), top_i = torch::zeros({n, 0}, torch::kInt64);  // [n, top]
-  if (opt_.top > 0) {
-    auto tk = lp.topk(opt_.top, 1);
-    top_v = std::get<0>(tk).to(torch::kFloat64).cpu().contiguous();
-    top_i = std::get<1>(tk).cpu().contiguous();
-  }
-  const auto tv = top_v.accessor<double, 2>();
-  const auto ti = top_i.accessor<int64_t, 2>();
-
-  ScoreTotals& totals = job.doc->totals;
-  TokenScore s;
-  for (int64_t i = 0; i < n; ++i) {
-    s.index = w.score_from + i;
-    s.id = static_cast<TokenId>(tgt[static_cast<size_t>(i)]);
-    s.logprob = t[i][0];
-    s.rank = static_cast<int64_t>(t[i][1]);
-    s.entropy = t[i][2];
-    if (ref_logits != nullptr) {
-      s.kl = t[i][3];
-      s.top1_agree = t[i][4] != 0.0;
-      s.reference_logprob = t[i][5];
+  // Logits in chunks of at most kHeadChunkBytes: a chunk's [n, V] logits come back
+  // from the heap (glibc maps blocks larger than its adaptive threshold, at most
+  // 32 MiB, afresh each time, and a fresh mapping costs a page fault per 4 KiB).
+  const int64_t chunk = std::max<int64_t>(1, kHeadChunkBytes / (V * static_cast<int64_t>(sizeof(float))));
+  std::vector<torch::Tensor> tables, top_vs, top_is;
+  for (int64_t r0 = 0; r0 < R; r0 += chunk) {
+    const int64_t n = std::min(chunk, R - r0);
+    const torch::Tensor sel = row_ids.narrow(0, r0, n);                                // [n]
+    const torch::Tensor tgt = target_ids.narrow(0, r0, n).unsqueeze(1);                // [n, 1]
+    torch::Tensor x = model_.head_logits(hidden.index_select(0, sel));                 // [n, V]
+    std::vector<torch::Tensor> cols(3), ref_cols;
+    if (reference_ != nullptr) {
+      const torch::Tensor y = reference_->head_logits(ref_hidden.index_select(0, sel));  // [n, V]
+      const torch::Tensor zr = y - y.amax(1, true);                                      // [n, V]
+      // KL in float64: its first-order terms cancel, float32 leaves noise of ~1e-6 nats.
+      const torch::Tensor lp64 = torch::log_softmax(x.to(torch::kFloat64), 1);          // [n, V]
+      const torch::Tensor lpr64 = torch::log_softmax(y.to(torch::kFloat64), 1);         // [n, V]
+      ref_cols = {
+          (lpr64.exp() * (lpr64 - lp64)).sum(1),                                        // KL [n]
+          y.argmax(1).eq(x.argmax(1)).to(torch::kFloat64),                              // top-1 agree [n]
+          (zr.gather(1, tgt) - zr.exp().sum(1, true).log()).squeeze(1).to(torch::kFloat64),  // ref logprob [n]
+      };
     }
-    s.top.clear();
-    for (int64_t k = 0; k < opt_.top; ++k)
-      s.top.push_back({static_cast<TokenId>(ti[i][k]), tv[i][k]});
-    totals.add(s);
-    ++tokens_scored_;
-    if (on_token_) on_token_(job.doc->number, s);
+    // Reused buffers (no fresh [n, V] blocks per chunk): the rank mask and exp(z).
+    if (!exp_buf_.defined() || exp_buf_.size(0) < n || exp_buf_.size(1) != V) {
+      exp_buf_ = torch::empty({chunk, V}, x.options());
+      mask_buf_ = torch::empty({chunk, V}, x.options().dtype(torch::kBool));
+    }
+    torch::Tensor mask = mask_buf_.narrow(0, 0, n), e = exp_buf_.narrow(0, 0, n);    // [n, V]
+    torch::gt_out(mask, x, x.gather(1, tgt));
+    cols[1] = mask.sum(1).to(torch::kFloat64) + 1;                                     // rank [n]
+    // log p = z - log Σ exp(z) with z = x - max (x shifted in place; one exp per entry);
+    // the entropy -Σ p log p = log Σ exp(z) - Σ exp(z) z / Σ exp(z).
+    const torch::Tensor& z = x.sub_(x.amax(1, true));                                  // [n, V]
+    torch::exp_out(e, z);
+    const torch::Tensor sum = e.sum(1, true), log_sum = sum.log();                     // [n, 1]
+    cols[0] = (z.gather(1, tgt) - log_sum).squeeze(1).to(torch::kFloat64);             // logprob [n]
+    cols[2] = (log_sum - e.mul_(z).sum(1, true) / sum).squeeze(1).to(torch::kFloat64); // entropy [n]
+    cols.insert(cols.end(), ref_cols.begin(), ref_cols.end());
+    tables.push_back(torch::stack(cols, 1));  // [n, columns]
+    if (opt_.top > 0) {
+      auto tk = z.topk(opt_.top, 1);  // the order of z is the order of log p
+      top_vs.push_back((std::get<0>(tk) - log_sum).to(torch::kFloat64));
+      top_is.push_back(std::get<1>(tk));
+    }
   }
+  Analysis a;
+  const int64_t columns = reference_ != nullptr ? 6 : 3;
+  a.table = R > 0 ? torch::cat(tables).cpu().contiguous() : torch::zeros({0, columns}, torch::kFloat64);
+  a.top_v = opt_.top > 0 && R > 0 ? torch::cat(top_vs).cpu().contiguous() : torch::zeros({R, 0}, torch::kFloat64);
+  a.top_i = opt_.top > 0 && R > 0 ? torch::cat(top_is).cpu().contiguous() : torch::zeros({R, 0}, torch::kInt64);
+  return a;
 }
 
 ScoredSequence score_tokens(GPT2Impl& model, const std::vector<TokenId>& ids, int64_t window, int64_t stride,

@@ -46,6 +46,20 @@ TEST(Model, CacheOnePassEqualsFullForward) {
   EXPECT_LT(max_diff(full, cached), 1e-5);
 }
 
+TEST(Model, HeadOfSomeHiddenRowsEqualsFullForward) {
+  GPT2 model(random_weights(tiny_hparams(), 2));
+  torch::Tensor ids = ids_tensor(kRows);                                  // [3, 7]
+  torch::Tensor full = model->forward(ids).reshape({21, 97});             // [21, V]
+  torch::Tensor hidden = model->forward_hidden(ids);                      // [3, 7, C]
+  ASSERT_EQ(hidden.sizes(), torch::IntArrayRef({3, 7, tiny_hparams().n_embd}));
+  torch::Tensor rows = torch::tensor(std::vector<int64_t>{0, 5, 13, 20}, torch::kInt64);
+  torch::Tensor some = model->head_logits(hidden.reshape({21, -1}).index_select(0, rows));  // [4, V]
+  EXPECT_LT(max_diff(some, full.index_select(0, rows)), 1e-5);
+  EXPECT_LT(max_diff(model->head_logits(hidden.reshape({21, -1})), full), 1e-6);
+  EXPECT_THROW(model->head_logits(torch::zeros({2, tiny_hparams().n_embd + 1})), gpt2::UsageError);
+  EXPECT_THROW(model->forward_hidden(torch::full({1, 2}, 97, torch::kInt64)), gpt2::UsageError);  // id outside V
+}
+
 TEST(Model, CacheTokenByTokenEqualsFullForward) {
   GPT2 model(random_weights(tiny_hparams(), 3));
   torch::Tensor ids = ids_tensor(kRows);     // [3, 7]

@@ -6,6 +6,9 @@
 
 #include <filesystem>
 #include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "gpt2/errors.hpp"
 #include "gpt2/train_data.hpp"
@@ -32,6 +35,29 @@ TEST(TrainData, JsonlTextFieldAndBadLineNamed) {
     EXPECT_NE(std::string(e.what()).find("a.jsonl:2"), std::string::npos) << e.what();
   }
   EXPECT_THROW(gpt2::split_documents({"b.jsonl", gpt2::DataFileKind::kJsonl}, "not json\n"), gpt2::FormatError);
+}
+
+TEST(TrainData, SplitDocumentsEdgeCases) {
+  using gpt2::DataFileKind;
+  using Docs = std::vector<std::string>;
+  for (DataFileKind k : {DataFileKind::kText, DataFileKind::kJsonl, DataFileKind::kDocument})
+    EXPECT_EQ(gpt2::split_documents({"empty", k}, ""), Docs{});  // an empty file has no document
+  EXPECT_EQ(gpt2::split_documents({"a.txt", DataFileKind::kText}, "no separator"), Docs{"no separator"});
+  EXPECT_EQ(gpt2::split_documents({"a.txt", DataFileKind::kText}, "<|endoftext|>a<|endoftext|"), Docs{"a<|endoftext|"});
+  // JSONL: CRLF lines, blank lines of spaces/tabs/'\r', a last line without '\n', empty texts dropped.
+  EXPECT_EQ(gpt2::split_documents({"a.jsonl", DataFileKind::kJsonl},
+                                  "{\"text\": \"a\"}\r\n \t\r\n{\"text\": \"\"}\n{\"text\": \"b\\n\"}"),
+            (Docs{"a", "b\n"}));
+  // Line numbers count blank lines; a non-object, a non-string text and a truncated line are named.
+  for (const auto& [bytes, where] : std::vector<std::pair<std::string, std::string>>{
+           {"\n\n[1]\n", "c.jsonl:3"}, {"{\"text\": \"a\"}\n{\"text\": 1}", "c.jsonl:2"}, {"{\"text\": \"a", "c.jsonl:1"}}) {
+    try {
+      gpt2::split_documents({"c.jsonl", DataFileKind::kJsonl}, bytes);
+      ADD_FAILURE() << "expected FormatError for " << bytes;
+    } catch (const gpt2::FormatError& e) {
+      EXPECT_NE(std::string(e.what()).find(where + ":"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(TrainData, ExpandInputs) {
