@@ -320,10 +320,39 @@ GPT2_AVX512 void dot_bf16_avx512(const float* x, int64_t n_rows, const uint16_t*
       });
 }
 
+namespace {
+// Inputs [c, c + 64) of a row of `in` values into v[0..3] (zero past the end);
+// returns their largest magnitude.
+GPT2_AVX512 float load_block64(const float* xn, int64_t in, int64_t c, __m512 v[4]) {
+  const __m512 sign_bit = _mm512_set1_ps(-0.0f);
+  __m512 mx = _mm512_setzero_ps();
+  for (int j = 0; j < 4; ++j) {
+    const int64_t left = in - (c + 16 * j);
+    v[j] = left > 0 ? _mm512_maskz_loadu_ps(tail_mask16(left), xn + c + 16 * j) : _mm512_setzero_ps();
+    mx = _mm512_max_ps(mx, _mm512_andnot_ps(sign_bit, v[j]));
+  }
+  return _mm512_reduce_max_ps(mx);
+}
+
+// Three arrays of a, b and c bytes in one scratch buffer, each 64-byte aligned:
+// where the second and third start, and the bytes of all three.
+struct ScratchLayout {
+  int64_t second, third, total;
+};
+ScratchLayout scratch_layout(int64_t a, int64_t b, int64_t c) {
+  const int64_t second = round_up(a, 64), third = second + round_up(b, 64);
+  return {second, third, third + round_up(c, 64)};
+}
+
+// Quantized activations: [n_rows, blocks * 64] one-byte values, then per block
+// `per_block` bytes (sign masks or lane sums), then [n_rows, blocks] float scales.
+ScratchLayout activation_layout(int64_t n_rows, int64_t blocks, int64_t per_block) {
+  return scratch_layout(n_rows * blocks * 64, n_rows * blocks * per_block, n_rows * blocks * 4);
+}
+}  // namespace
+
 int64_t quantized_rows_bytes(int64_t n_rows, int64_t in) {
-  const int64_t blocks = (in + kQBlock - 1) / kQBlock;
-  return round_up(n_rows * blocks * kQBlock, 64) + round_up(n_rows * blocks * 8, 64) +
-         round_up(n_rows * blocks * 4, 64);
+  return activation_layout(n_rows, (in + kQBlock - 1) / kQBlock, 8).total;
 }
 
 GPT2_AVX512 QuantizedRows quantize_rows(const float* x, int64_t n_rows, int64_t in, void* scratch) {
@@ -332,22 +361,17 @@ GPT2_AVX512 QuantizedRows quantize_rows(const float* x, int64_t n_rows, int64_t 
   q.in = in;
   q.blocks = (in + kQBlock - 1) / kQBlock;
   auto* base = static_cast<uint8_t*>(scratch);
+  const ScratchLayout at = activation_layout(n_rows, q.blocks, 8);
   q.mag = base;
-  q.neg = reinterpret_cast<uint64_t*>(base + round_up(n_rows * q.blocks * kQBlock, 64));
-  q.scale = reinterpret_cast<float*>(reinterpret_cast<uint8_t*>(q.neg) + round_up(n_rows * q.blocks * 8, 64));
+  q.neg = reinterpret_cast<uint64_t*>(base + at.second);
+  q.scale = reinterpret_cast<float*>(base + at.third);
   const __m512 sign_bit = _mm512_set1_ps(-0.0f);
   for (int64_t n = 0; n < n_rows; ++n) {
     const float* xn = x + n * in;
     for (int64_t b = 0; b < q.blocks; ++b) {
       const int64_t c = b * kQBlock;
       __m512 v[4];
-      __m512 mx = _mm512_setzero_ps();
-      for (int j = 0; j < 4; ++j) {
-        const int64_t left = in - (c + 16 * j);
-        v[j] = left > 0 ? _mm512_maskz_loadu_ps(tail_mask16(left), xn + c + 16 * j) : _mm512_setzero_ps();
-        mx = _mm512_max_ps(mx, _mm512_andnot_ps(sign_bit, v[j]));
-      }
-      const float amax = _mm512_reduce_max_ps(mx);
+      const float amax = load_block64(xn, in, c, v);
       const float scale = amax > 0.0f ? amax / 127.0f : 0.0f;
       const __m512 inv = _mm512_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
       uint64_t neg = 0;
@@ -385,9 +409,7 @@ GPT2_AVX512_VNNI void dot_i8_avx512(const QuantizedRows& xq, const int8_t* w, co
 
 
 int64_t quantized_rows_i4_bytes(int64_t n_rows, int64_t in) {
-  const int64_t blocks = (in + kI4Block - 1) / kI4Block;
-  return round_up(n_rows * blocks * kI4Block, 64) + round_up(n_rows * blocks * 16 * 4, 64) +
-         round_up(n_rows * blocks * 4, 64);
+  return activation_layout(n_rows, (in + kI4Block - 1) / kI4Block, 16 * 4).total;
 }
 
 GPT2_AVX512_VNNI QuantizedRowsI4 quantize_rows_i4(const float* x, int64_t n_rows, int64_t in, void* scratch) {
@@ -396,10 +418,10 @@ GPT2_AVX512_VNNI QuantizedRowsI4 quantize_rows_i4(const float* x, int64_t n_rows
   q.in = in;
   q.blocks = (in + kI4Block - 1) / kI4Block;
   auto* base = static_cast<uint8_t*>(scratch);
+  const ScratchLayout at = activation_layout(n_rows, q.blocks, 16 * 4);
   q.q = reinterpret_cast<int8_t*>(base);
-  q.offset = reinterpret_cast<int32_t*>(base + round_up(n_rows * q.blocks * kI4Block, 64));
-  q.scale = reinterpret_cast<float*>(reinterpret_cast<uint8_t*>(q.offset) + round_up(n_rows * q.blocks * 64, 64));
-  const __m512 sign_bit = _mm512_set1_ps(-0.0f);
+  q.offset = reinterpret_cast<int32_t*>(base + at.second);
+  q.scale = reinterpret_cast<float*>(base + at.third);
   // Lane l takes input dword (l & 1) * 8 + (l >> 1): inputs i4_input_of(4 l + j).
   const __m512i perm = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
   const __m512i eight = _mm512_set1_epi8(8);
@@ -410,13 +432,7 @@ GPT2_AVX512_VNNI QuantizedRowsI4 quantize_rows_i4(const float* x, int64_t n_rows
     for (int64_t b = 0; b < q.blocks; ++b) {
       const int64_t c = b * kI4Block;
       __m512 v[4];
-      __m512 mx = _mm512_setzero_ps();
-      for (int j = 0; j < 4; ++j) {
-        const int64_t left = in - (c + 16 * j);
-        v[j] = left > 0 ? _mm512_maskz_loadu_ps(tail_mask16(left), xn + c + 16 * j) : _mm512_setzero_ps();
-        mx = _mm512_max_ps(mx, _mm512_andnot_ps(sign_bit, v[j]));
-      }
-      const float amax = _mm512_reduce_max_ps(mx);
+      const float amax = load_block64(xn, in, c, v);
       const __m512 inv = _mm512_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
       for (int j = 0; j < 4; ++j)
         _mm_store_si128(reinterpret_cast<__m128i*>(natural + 16 * j),
