@@ -12,6 +12,7 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 // GCC 12 warns about _mm512_undefined_* inside its own intrinsic headers.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
 #define GPT2_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
