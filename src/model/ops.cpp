@@ -142,6 +142,9 @@ torch::Tensor quantize_int4(const torch::Tensor& m) {
   using kernels::kI4Group;
   using kernels::kI4RowBytes;
   using kernels::kI4TileBytes;
+  if (!m.device().is_cpu())
+    throw UsageError("--dtype int4 runs on the CPU only (its kernels are AVX-512 VNNI); use --device cpu, "
+                     "or --dtype bfloat16 on " + m.device().str());
   const int64_t out = m.size(0), in = m.size(1);
   const int64_t groups16 = (out + 15) / 16, blocks = (in + kI4Block - 1) / kI4Block, padded = blocks * kI4Block;
   auto t = torch::zeros({groups16, blocks, kI4TileBytes}, torch::kUInt8);

@@ -243,6 +243,17 @@ TEST_F(OpsTest, Int4RefusesWeightsBeyondFloat16Scales) {
   EXPECT_THROW(Linear(w, torch::zeros({8}), WeightType::kInt4), gpt2::UsageError);
 }
 
+TEST_F(OpsTest, Int4IsForTheCpuOnly) {
+  // Another device (the meta device stands in for CUDA, which this build may lack).
+  auto meta = torch::TensorOptions().device(torch::kMeta);
+  try {
+    Linear(torch::empty({64, 8}, meta), torch::empty({8}, meta), WeightType::kInt4);
+    FAIL() << "int4 weights on a non-CPU device were accepted";
+  } catch (const gpt2::UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("CPU only"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(OpsTest, Int4StoresSmallIntegerMultiplesExactly) {
   // Weights that are exact multiples of a float16 scale, with -8 steps the
   // extreme of each group, survive quantization exactly; integer activations
