@@ -60,12 +60,15 @@ void* scratch(size_t bytes) {
 // (0: none, use libtorch's).
 thread_local int t_kernel_threads = 0;
 
+}  // namespace
+
+int kernel_threads() { return std::max(1, t_kernel_threads > 0 ? t_kernel_threads : at::get_num_threads()); }
+
+namespace {
+
 // Threads for a product reading this many weight bytes (libtorch's intra-op
 // thread count, at::set_num_threads; 1 for tiny products).
-int thread_count(int64_t weight_bytes) {
-  if (weight_bytes < kMinParallelBytes) return 1;
-  return std::max(1, t_kernel_threads > 0 ? t_kernel_threads : at::get_num_threads());
-}
+int thread_count(int64_t weight_bytes) { return weight_bytes < kMinParallelBytes ? 1 : kernel_threads(); }
 
 // Runs f(chunk) for chunk in [0, chunks) on `threads` threads of the kernels'
 // own pool (see work_pool.hpp for why not at::parallel_for). Chunks are claimed
@@ -367,8 +370,6 @@ SerialLibtorchGuard::~SerialLibtorchGuard() {
 
 void set_backend(Backend b) { g_backend.store(b, std::memory_order_relaxed); }
 Backend backend() { return g_backend.load(std::memory_order_relaxed); }
-
-int kernel_threads() { return std::max(1, t_kernel_threads > 0 ? t_kernel_threads : at::get_num_threads()); }
 
 bool kernels_active(WeightType type) { return backend() == Backend::kAuto && cpu_kernels_available(type); }
 
