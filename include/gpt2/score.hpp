@@ -134,21 +134,42 @@ class Scorer {
   // whatever full batches are ready. Returns its number (0, 1, ...).
   // UsageError "nothing to score" when it has no token to score.
   int64_t add(const std::vector<TokenId>& ids, int64_t text_bytes);
-  // Scores everything still queued.
+
+  // One document of any length, fed in pieces: begin_document(), feed() its
+  // ids piece by piece, end_document() with its byte count. A window is planned
+  // as soon as the tokens fed show it is not the last (the windows are those
+  // of plan_windows over the whole sequence), and a token is dropped once no
+  // planned or later window needs it: memory holds about one window of the
+  // document plus the piece being fed, not the document. One document at a
+  // time (std::logic_error otherwise). end_document throws UsageError
+  // "nothing to score" (and forgets the document) when it had no token to score.
+  int64_t begin_document();
+  void feed(const TokenId* ids, size_t n);
+  void feed(const std::vector<TokenId>& ids) { feed(ids.data(), ids.size()); }
+  void end_document(int64_t text_bytes);
+
+  // Scores everything still queued (an open document: the windows planned so far).
   void flush();
 
   int64_t tokens_scored() const { return tokens_scored_; }
+  int64_t tokens_held() const;  // token ids of queued documents kept in memory
   int64_t tokens_forwarded() const { return tokens_forwarded_; }  // window positions run through the model
   double seconds() const { return seconds_; }                    // in forward passes and analysis
 
  private:
   struct Doc {
     int64_t number = 0;
-    std::vector<TokenId> seq;
-    std::vector<ScoreWindow> windows;
-    size_t next_window = 0;  // first window not yet put in a batch
-    size_t done_windows = 0;
+    std::vector<TokenId> seq;         // S[seq_from, seq_from + seq.size()): the tokens still needed
+    int64_t seq_from = 0;
+    int64_t length = 0;               // tokens of S fed so far
+    bool complete = false;            // its last token was fed
+    std::deque<ScoreWindow> windows;  // planned, not yet put in a batch
+    int64_t next_begin = 0;           // where the next window to plan begins
+    int64_t prev_end = 0;             // end of the last planned window
+    bool planned_all = false;         // its last window is planned
+    int64_t unfinished = 0;           // planned windows whose tokens are not yet reported
     ScoreTotals totals;
+    TokenId at(int64_t i) const { return seq[static_cast<size_t>(i - seq_from)]; }
   };
   struct Job {
     Doc* doc;
@@ -164,6 +185,10 @@ class Scorer {
   // Bytes of logits put through the output head (and analysed) at a time.
   static constexpr int64_t kHeadChunkBytes = int64_t{8} << 20;
 
+  // Plans the windows of `d` that the tokens fed so far determine.
+  void plan(Doc& d);
+  // Drops the tokens of `d` before its next window (amortized: when they are most of it).
+  static void trim(Doc& d);
   void run_batch();
   // ids [B, T] of a batch; the scored positions as rows of its [B*T, C] hidden states and their targets.
   Analysis analyse(const torch::Tensor& ids, const std::vector<int64_t>& rows, const std::vector<int64_t>& targets);
@@ -175,6 +200,7 @@ class Scorer {
   DocumentFn on_document_;
   std::deque<Doc> docs_;
   int64_t next_number_ = 0;
+  bool open_ = false;  // a document is between begin_document and end_document
   int64_t unbatched_tokens_ = 0;  // window tokens queued but not yet in a batch
   int64_t tokens_scored_ = 0, tokens_forwarded_ = 0;
   double seconds_ = 0;

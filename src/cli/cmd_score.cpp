@@ -26,6 +26,7 @@
 #include "gpt2/model_loader.hpp"
 #include "gpt2/score.hpp"
 #include "gpt2/score_record.hpp"
+#include "gpt2/text_chunks.hpp"
 #include "gpt2/tokenizer.hpp"
 
 namespace fs = std::filesystem;
@@ -286,26 +287,58 @@ void write_html(const ScoreCliOptions& o, const Loaded& l, const DocInfo& info, 
   write_file_atomic(o.html, render_score_html(r));
 }
 
+// Counts the invalid UTF-8 of a streamed text; warns once, at the first piece that has any.
+class Utf8Check {
+ public:
+  explicit Utf8Check(std::ostream& err) : err_(err) {}
+  void piece(const std::string& text, int64_t bytes_so_far) {
+    const std::size_t bad = Tokenizer::invalid_utf8_sequences(text);
+    if (bad == 0 || warned_) return;
+    warned_ = true;
+    err_ << "gpt2: warning: the input is not valid UTF-8; " << bad << " invalid sequence(s) in its first "
+         << bytes_so_far << " bytes encoded as U+FFFD" << std::endl;
+  }
+
+ private:
+  std::ostream& err_;
+  bool warned_ = false;
+};
+
+// Bytes of a streamed document tokenized at a time.
+constexpr std::size_t kPieceBytes = std::size_t{64} << 10;
+
 void run_score(const ScoreCliOptions& o, CliIO& io) {
   const Format format = validate(o);
 
-  // A single document is read (and checked) before the slow model load.
-  std::string text;
+  // A single document: --text whole; --file and stdin streamed in pieces that
+  // encode independently (memory for a piece and a window, not the document).
+  // Its first piece is read (and checked) before the slow model load.
   const bool single = o.jsonl.empty();
-  if (single) {
-    if (o.text_opt->count() > 0) text = o.text;
-    else if (!o.file.empty()) {
-      text = read_file(o.file, "--file");
-    } else {
-      if (io.stdin_is_tty) io.err << "gpt2 score: reading text from stdin (end with Ctrl-D)" << std::endl;
-      text = read_stream(io.in, "standard input");
+  const bool streamed = single && o.text_opt->count() == 0;
+  std::ifstream file;
+  std::unique_ptr<TextChunkReader> reader;
+  std::string text;  // --text, or the first piece of a streamed document
+  Utf8Check utf8(io.err);
+  if (streamed) {
+    std::istream* in = &io.in;
+    std::string what = "standard input";
+    if (!o.file.empty()) {
+      file = open_input(o.file, "--file");
+      in = &file;
+      what = "--file " + o.file;
+    } else if (io.stdin_is_tty) {
+      io.err << "gpt2 score: reading text from stdin (end with Ctrl-D)" << std::endl;
     }
-    if (text.empty()) throw UsageError("nothing to score: the text is empty");
-    if (const std::size_t bad = Tokenizer::invalid_utf8_sequences(text); bad > 0)
-      io.err << "gpt2: warning: the input is not valid UTF-8; " << bad
-             << " invalid sequence(s) encoded as U+FFFD" << std::endl;
+    reader = std::make_unique<TextChunkReader>(*in, what, kPieceBytes);
+    reader->next(text);
+  } else if (single) {
+    text = o.text;
   } else {
     check_input_file(o.jsonl, "--jsonl");
+  }
+  if (single) {
+    if (text.empty()) throw UsageError("nothing to score: the text is empty");
+    utf8.piece(text, static_cast<int64_t>(text.size()));
   }
 
   Loaded loaded = load(o, o.model.dtype, io.err);
@@ -345,11 +378,24 @@ void run_score(const ScoreCliOptions& o, CliIO& io) {
   };
 
   if (single) {
-    const std::vector<TokenId> ids = tok.encode(text, o.allow_special);
-    if (scorer.scored_count(static_cast<int64_t>(ids.size())) == 0)
+    std::vector<TokenId> ids = tok.encode(text, o.allow_special);
+    const bool whole = !streamed || reader->at_end();
+    if (whole && scorer.scored_count(static_cast<int64_t>(ids.size())) == 0)
       throw UsageError("nothing to score: one token and --no-eot-prefix gives no token a context");
     writer.header(!o.compare_dtype.empty());
-    add(text, json());
+    pending.push_back(DocInfo{json(), {}, {}});
+    if (!o.html.empty()) pending.back().sequence = scorer.sequence({});
+    int64_t bytes = 0;
+    scorer.begin_document();
+    for (;;) {
+      bytes += static_cast<int64_t>(text.size());
+      if (!o.html.empty()) pending.back().sequence.insert(pending.back().sequence.end(), ids.begin(), ids.end());
+      scorer.feed(ids);
+      if (!streamed || !reader->next(text)) break;
+      utf8.piece(text, reader->bytes_read());
+      ids = tok.encode(text, o.allow_special);
+    }
+    scorer.end_document(bytes);
   } else {
     const std::set<int64_t> bad = check_jsonl(o, scorer, tok);
     writer.header(!o.compare_dtype.empty());

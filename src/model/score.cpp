@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <stdexcept>
 #include <string>
 
 #include "gpt2/errors.hpp"
@@ -116,20 +117,86 @@ int64_t Scorer::add(const std::vector<TokenId>& ids, int64_t text_bytes) {
   if (scored_count(static_cast<int64_t>(ids.size())) == 0)
     throw UsageError(ids.empty() ? "nothing to score: the text is empty"
                                  : "nothing to score: one token and no <|endoftext|> prefix gives no token a context");
-  Doc d;
-  const int64_t number = d.number = next_number_++;
-  d.seq = sequence(ids);
-  d.windows = plan_windows(static_cast<int64_t>(d.seq.size()), opt_.window, opt_.stride);
-  d.totals.text_bytes = text_bytes;
-  d.totals.compared = reference_ != nullptr;
-  for (const ScoreWindow& w : d.windows) unbatched_tokens_ += w.end - w.begin;
-  docs_.push_back(std::move(d));
-  while (unbatched_tokens_ > 0 && unbatched_tokens_ >= opt_.batch_tokens) run_batch();
+  const int64_t number = begin_document();
+  feed(ids);
+  end_document(text_bytes);
   return number;
+}
+
+int64_t Scorer::begin_document() {
+  if (open_) throw std::logic_error("Scorer::begin_document: the previous document was not ended");
+  open_ = true;
+  Doc d;
+  d.number = next_number_++;
+  d.totals.compared = reference_ != nullptr;
+  docs_.push_back(std::move(d));
+  if (opt_.eot_prefix) feed(&opt_.eot_id, 1);
+  return docs_.back().number;
+}
+
+void Scorer::feed(const TokenId* ids, size_t n) {
+  if (!open_) throw std::logic_error("Scorer::feed: no document was begun");
+  Doc& d = docs_.back();
+  d.seq.insert(d.seq.end(), ids, ids + n);
+  d.length += static_cast<int64_t>(n);
+  plan(d);
+  while (unbatched_tokens_ > 0 && unbatched_tokens_ >= opt_.batch_tokens) run_batch();
+}
+
+void Scorer::end_document(int64_t text_bytes) {
+  if (!open_) throw std::logic_error("Scorer::end_document: no document was begun");
+  open_ = false;
+  Doc& d = docs_.back();
+  const int64_t n_ids = d.length - (opt_.eot_prefix ? 1 : 0);
+  if (scored_count(n_ids) == 0) {
+    // Nothing of it was planned (a planned window means more than a window of tokens).
+    docs_.pop_back();
+    --next_number_;
+    throw UsageError(n_ids == 0 ? "nothing to score: the text is empty"
+                                : "nothing to score: one token and no <|endoftext|> prefix gives no token a context");
+  }
+  d.complete = true;
+  d.totals.text_bytes = text_bytes;
+  plan(d);
+  while (unbatched_tokens_ > 0 && unbatched_tokens_ >= opt_.batch_tokens) run_batch();
+}
+
+// plan_windows, one window at a time: a window that ends before the tokens fed
+// so far end is full and not the last; the rest waits for the document's end.
+void Scorer::plan(Doc& d) {
+  while (!d.planned_all) {
+    const int64_t begin = d.next_begin;
+    if (!d.complete && begin + opt_.window >= d.length) return;
+    if (begin >= d.length) {  // only for an empty sequence
+      d.planned_all = true;
+      return;
+    }
+    const int64_t end = std::min(begin + opt_.window, d.length);
+    d.windows.push_back({begin, end, std::max(d.prev_end, begin + 1)});
+    d.prev_end = end;
+    d.next_begin += opt_.stride;
+    ++d.unfinished;
+    unbatched_tokens_ += end - begin;
+    if (d.complete && end == d.length) d.planned_all = true;
+  }
+}
+
+int64_t Scorer::tokens_held() const {
+  int64_t n = 0;
+  for (const Doc& d : docs_) n += static_cast<int64_t>(d.seq.size());
+  return n;
 }
 
 void Scorer::flush() {
   while (unbatched_tokens_ > 0) run_batch();
+}
+
+void Scorer::trim(Doc& d) {
+  const int64_t keep_from = d.windows.empty() ? d.next_begin : d.windows.front().begin;
+  const int64_t drop = std::min(keep_from - d.seq_from, static_cast<int64_t>(d.seq.size()));
+  if (drop <= 0 || 2 * drop < static_cast<int64_t>(d.seq.size())) return;
+  d.seq.erase(d.seq.begin(), d.seq.begin() + drop);
+  d.seq_from += drop;
 }
 
 void Scorer::run_batch() {
@@ -139,8 +206,8 @@ void Scorer::run_batch() {
   int64_t longest = 0;
   for (Doc& d : docs_) {
     bool full = false;
-    while (d.next_window < d.windows.size()) {
-      const ScoreWindow& w = d.windows[d.next_window];
+    while (!d.windows.empty()) {
+      const ScoreWindow w = d.windows.front();
       const int64_t len = w.end - w.begin;
       const int64_t rows = static_cast<int64_t>(jobs.size()) + 1;
       if (!jobs.empty() && rows * std::max(longest, len) > opt_.batch_tokens) {
@@ -150,7 +217,7 @@ void Scorer::run_batch() {
       jobs.push_back({&d, w});
       longest = std::max(longest, len);
       unbatched_tokens_ -= len;
-      ++d.next_window;
+      d.windows.pop_front();
     }
     if (full) break;
   }
@@ -164,13 +231,14 @@ void Scorer::run_batch() {
   std::vector<int64_t> rows, targets;
   for (int64_t b = 0; b < B; ++b) {
     const Job& j = jobs[static_cast<size_t>(b)];
-    for (int64_t i = j.w.begin; i < j.w.end; ++i) acc[b][i - j.w.begin] = j.doc->seq[static_cast<size_t>(i)];
+    for (int64_t i = j.w.begin; i < j.w.end; ++i) acc[b][i - j.w.begin] = j.doc->at(i);
     for (int64_t i = j.w.score_from; i < j.w.end; ++i) {
       rows.push_back(b * longest + (i - 1 - j.w.begin));
-      targets.push_back(j.doc->seq[static_cast<size_t>(i)]);
+      targets.push_back(j.doc->at(i));
     }
     tokens_forwarded_ += j.w.end - j.w.begin;
   }
+  for (const Job& j : jobs) trim(*j.doc);  // the batch's ids are copied
   const Analysis a = analyse(ids, rows, targets);
   const auto table = a.table.accessor<double, 2>();
   const auto top_v = a.top_v.accessor<double, 2>();
@@ -198,7 +266,7 @@ void Scorer::run_batch() {
       ++tokens_scored_;
       if (on_token_) on_token_(d.number, s);
     }
-    if (++d.done_windows == d.windows.size()) {
+    if (--d.unfinished == 0 && d.planned_all) {
       // Jobs are in input order, so a finished document is the first queued one.
       if (on_document_) on_document_(d.number, d.totals);
       docs_.pop_front();

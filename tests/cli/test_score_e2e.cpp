@@ -241,6 +241,43 @@ TEST(ScoreE2E, Errors) {
   EXPECT_FALSE(std::filesystem::exists(dir / "x.html"));
 }
 
+// A --file longer than the pieces it is streamed in (64 KiB) scores exactly like
+// the same text held whole (one --jsonl record): the same tokens, the same
+// windows, the same values.
+TEST(ScoreE2E, LongFileIsStreamedLikeOneWholeRecord) {
+  TempDir dir("score-stream");
+  std::string text;
+  for (int i = 0; text.size() < 150000; ++i)
+    text += ref_case(i % 2 ? "long_w64_s32" : "short_1")["text"].get<std::string>() + " " + std::to_string(i) + "\n";
+  gpt2::test::write_file(dir / "long.txt", text);
+  gpt2::test::write_file(dir / "long.jsonl", json({{"text", text}}).dump() + "\n");
+  auto streamed = run_gpt2(score_args({"--file", (dir / "long.txt").string(), "--format", "tsv"}));
+  ASSERT_EQ(streamed.exit_code, 0) << streamed.err;
+  auto whole = run_gpt2(score_args({"--jsonl", (dir / "long.jsonl").string(), "--format", "tsv"}));
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  std::istringstream a(streamed.out), b(whole.out);
+  std::string la, lb;
+  int64_t rows = 0;
+  std::getline(a, la);  // header
+  std::getline(b, lb);
+  while (std::getline(a, la)) {
+    ASSERT_TRUE(std::getline(b, lb)) << "streamed output has more rows: " << la;
+    // doc, index, id, text, logprob, rank, entropy
+    std::vector<std::string> fa, fb;
+    std::istringstream sa(la), sb(lb);
+    for (std::string f; std::getline(sa, f, '\t');) fa.push_back(f);
+    for (std::string f; std::getline(sb, f, '\t');) fb.push_back(f);
+    ASSERT_EQ(fa.size(), 7u) << la;
+    ASSERT_EQ(fb.size(), 7u) << lb;
+    for (int k : {0, 1, 2, 3}) ASSERT_EQ(fa[static_cast<size_t>(k)], fb[static_cast<size_t>(k)]) << la << " / " << lb;
+    EXPECT_NEAR(std::stod(fa[4]), std::stod(fb[4]), 2e-5) << la;
+    EXPECT_NEAR(std::stod(fa[6]), std::stod(fb[6]), 5e-5) << la;
+    ++rows;
+  }
+  EXPECT_FALSE(std::getline(b, lb)) << "whole output has more rows: " << lb;
+  EXPECT_GT(rows, 30000);  // ~150 KB of text: several pieces
+}
+
 TEST(ScoreE2E, InvalidUtf8IsReadAsReplacementCharacters) {
   // The same policy as `gpt2 encode`: a warning, and U+FFFD in place of the bad bytes.
   gpt2::test::ProcOptions bad_utf8;

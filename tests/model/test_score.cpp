@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <set>
 
 #include "gpt2/checkpoint.hpp"
@@ -246,6 +247,92 @@ TEST(Score, BatchedEqualsOneDocumentAtATime) {
       EXPECT_NEAR(batched[d].tokens[i].entropy, single[d].tokens[i].entropy, 5e-5);
     }
   }
+}
+
+// One document fed in pieces of any size scores exactly the windows of the whole:
+// every reference case matches the float64 reference piece by piece.
+TEST(Score, StreamedDocumentMatchesTheReference) {
+  auto model = tiny_model();
+  auto tok = gpt2::Tokenizer::builtin();
+  for (const json& c : reference()["cases"]) {
+    const auto o = options_of(c, model->hparams());
+    const std::string text = c["text"].get<std::string>();
+    const std::vector<gpt2::TokenId> ids = tok->encode_ordinary(text);
+    for (size_t piece : {size_t{1}, size_t{3}, size_t{17}, size_t{100}}) {
+      SCOPED_TRACE("pieces of " + std::to_string(piece));
+      Result r;
+      int64_t docs = 0;
+      gpt2::Scorer s(*model, o);
+      s.on_token([&](int64_t, const gpt2::TokenScore& t) { r.tokens.push_back(t); });
+      s.on_document([&](int64_t, const gpt2::ScoreTotals& t) {
+        r.totals = t;
+        ++docs;
+      });
+      EXPECT_EQ(s.begin_document(), 0);
+      for (size_t i = 0; i < ids.size(); i += piece)
+        s.feed(ids.data() + i, std::min(piece, ids.size() - i));
+      s.end_document(static_cast<int64_t>(text.size()));
+      s.flush();
+      ASSERT_EQ(docs, 1);
+      expect_matches_reference(r, c);
+    }
+  }
+}
+
+// A long document fed in pieces holds about a window plus a piece of its ids,
+// and scores like the same ids added whole.
+TEST(Score, StreamedDocumentHoldsAboutOneWindow) {
+  auto model = tiny_model();
+  auto o = gpt2::resolve_score_options({}, model->hparams());  // window 64, stride 32
+  o.batch_tokens = 256;
+  std::mt19937 rng(5);
+  std::vector<gpt2::TokenId> ids(3000);
+  for (auto& id : ids) id = static_cast<gpt2::TokenId>(rng() % 50257);
+  std::vector<gpt2::TokenScore> whole, streamed;
+  gpt2::Scorer a(*model, o);
+  a.on_token([&](int64_t, const gpt2::TokenScore& t) { whole.push_back(t); });
+  a.add(ids, 0);
+  a.flush();
+  gpt2::Scorer b(*model, o);
+  b.on_token([&](int64_t, const gpt2::TokenScore& t) { streamed.push_back(t); });
+  b.begin_document();
+  const size_t piece = 50;
+  int64_t most = 0;
+  for (size_t i = 0; i < ids.size(); i += piece) {
+    b.feed(ids.data() + i, std::min(piece, ids.size() - i));
+    most = std::max(most, b.tokens_held());
+  }
+  b.end_document(0);
+  b.flush();
+  // Kept: from the next window's start (a window + the batch's unbatched
+  // windows) to the end of the last piece, and up to as much again before
+  // trimming (it drops the dead prefix once that is half of what is held).
+  EXPECT_LE(most, 2 * (o.window + o.batch_tokens + static_cast<int64_t>(piece)));
+  EXPECT_EQ(b.tokens_held(), 0);
+  ASSERT_EQ(streamed.size(), whole.size());
+  ASSERT_EQ(static_cast<int64_t>(whole.size()), static_cast<int64_t>(ids.size()));  // with the prefix, all
+  for (size_t i = 0; i < whole.size(); ++i) {
+    ASSERT_EQ(streamed[i].index, whole[i].index);
+    ASSERT_EQ(streamed[i].id, whole[i].id);
+    EXPECT_NEAR(streamed[i].logprob, whole[i].logprob, 2e-5);
+  }
+}
+
+TEST(Score, StreamingMisuseAndEmptyDocuments) {
+  auto model = tiny_model();
+  auto o = gpt2::resolve_score_options({}, model->hparams());
+  gpt2::Scorer s(*model, o);
+  const gpt2::TokenId id = 464;
+  EXPECT_THROW(s.feed(&id, 1), std::logic_error);
+  EXPECT_THROW(s.end_document(0), std::logic_error);
+  EXPECT_EQ(s.begin_document(), 0);
+  EXPECT_THROW(s.begin_document(), std::logic_error);
+  EXPECT_THROW(s.end_document(0), gpt2::UsageError);  // nothing fed: nothing to score
+  EXPECT_EQ(s.begin_document(), 0);                    // the empty one was forgotten
+  s.feed(&id, 1);
+  s.end_document(3);
+  s.flush();
+  EXPECT_EQ(s.tokens_scored(), 1);
 }
 
 TEST(Score, ScoreTokensIsTheSequenceLoss) {

@@ -1,14 +1,18 @@
 // Property tests: decode(encode(x)) == x for random valid UTF-8 mixing ASCII,
 // every kind of whitespace, letters of several scripts, combining marks,
 // digits and emoji; and encoding a text equals encoding its pieces one by one
-// (so the per-call cache never changes a result).
+// (so the per-call cache never changes a result); and a long text read in
+// pieces cut at independent splits encodes to the whole text's ids.
 #include <gtest/gtest.h>
 
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "gpt2/errors.hpp"
+#include "gpt2/text_chunks.hpp"
 #include "gpt2/tokenizer.hpp"
 #include "tokenizer/pretokenize.hpp"
 
@@ -44,6 +48,16 @@ std::string random_text(std::mt19937& rng, std::size_t max_parts) {
   std::string s;
   const std::size_t n = rng() % (max_parts + 1);
   for (std::size_t i = 0; i < n; ++i) s += a[rng() % a.size()];
+  return s;
+}
+
+// Random text with a word boundary ("x y": a split position) every few parts.
+std::string random_text_with_words(std::mt19937& rng, std::size_t max_parts) {
+  static const std::vector<std::string> left = {"a", "it's", "42", "x.", "Z", ")"}, right = {"b", "'s", "7", "...", "Q"};
+  std::string s;
+  const std::size_t n = rng() % (max_parts + 1);
+  for (std::size_t i = 0; i < n; i += 4)
+    s += random_text(rng, 4) + left[rng() % left.size()] + " " + right[rng() % right.size()];
   return s;
 }
 
@@ -105,4 +119,90 @@ TEST(RoundTrip, SharedTokenizerIsSafeAcrossThreads) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(got, expected);
+}
+
+// Every position independent_split can return is exact: the two sides encoded
+// alone give the whole text's ids (ordinary and with special tokens allowed).
+TEST(TextChunks, EveryIndependentSplitIsExact) {
+  const auto tok = Tokenizer::builtin();
+  std::mt19937 rng(2026);
+  int splits = 0;
+  for (int iter = 0; iter < 300; ++iter) {
+    const std::string text = random_text_with_words(rng, 60);
+    const auto whole = tok->encode_ordinary(text), whole_special = tok->encode(text, true);
+    for (std::size_t p = 1; p + 1 < text.size(); ++p) {
+      if (gpt2::independent_split(std::string_view(text).substr(0, p + 2)) != p) continue;
+      ++splits;
+      auto ids = tok->encode_ordinary(text.substr(0, p)), rest = tok->encode_ordinary(text.substr(p));
+      ids.insert(ids.end(), rest.begin(), rest.end());
+      ASSERT_EQ(ids, whole) << "split at " << p << " of \"" << text << '"';
+      ids = tok->encode(text.substr(0, p), true), rest = tok->encode(text.substr(p), true);
+      ids.insert(ids.end(), rest.begin(), rest.end());
+      ASSERT_EQ(ids, whole_special) << "split at " << p << " of \"" << text << '"';
+    }
+  }
+  EXPECT_GT(splits, 100);  // the random texts did contain split positions
+}
+
+TEST(TextChunks, OnlyASpaceBetweenPrintableAsciiCharactersIsASplit) {
+  using gpt2::independent_split;
+  EXPECT_EQ(independent_split("ab cd"), 2u);
+  EXPECT_EQ(independent_split("a b c"), 3u);  // the last one
+  EXPECT_EQ(independent_split("a b "), 1u);   // a space needs a character after it
+  EXPECT_EQ(independent_split("a  b"), 0u);   // a run of spaces: " " then " b"
+  EXPECT_EQ(independent_split("a\tb"), 0u);
+  EXPECT_EQ(independent_split("a\n b"), 0u);
+  EXPECT_EQ(independent_split("\u00e9 b"), 0u);  // after a multi-byte character
+  EXPECT_EQ(independent_split("a \u00e9"), 0u);
+  EXPECT_EQ(independent_split("\u4e2d\u6587\u4e2d\u6587"), 0u);
+  EXPECT_EQ(independent_split(""), 0u);
+  EXPECT_EQ(independent_split(" b"), 0u);
+}
+
+TEST(TextChunks, ReaderPiecesEncodeToTheWholeText) {
+  const auto tok = Tokenizer::builtin();
+  std::mt19937 rng(31337);
+  for (std::size_t piece_bytes : {2u, 7u, 64u, 1000u, 1u << 20}) {
+    const std::string text = random_text_with_words(rng, 4000);
+    std::istringstream in(text);
+    gpt2::TextChunkReader reader(in, "test text", piece_bytes);
+    std::string piece, joined;
+    std::vector<TokenId> ids;
+    int pieces = 0;
+    while (reader.next(piece)) {
+      ++pieces;
+      ASSERT_FALSE(piece.empty());
+      // Longer than asked only when no split position came within the bytes read.
+      if (piece.size() > piece_bytes) {
+        EXPECT_EQ(gpt2::independent_split(std::string_view(piece).substr(0, piece_bytes)), 0u);
+      }
+      joined += piece;
+      const auto part = tok->encode(piece, true);
+      ids.insert(ids.end(), part.begin(), part.end());
+    }
+    EXPECT_TRUE(piece.empty());
+    EXPECT_TRUE(reader.at_end());
+    EXPECT_EQ(reader.bytes_read(), static_cast<std::int64_t>(text.size()));
+    ASSERT_EQ(joined, text);
+    ASSERT_EQ(ids, tok->encode(text, true)) << "piece_bytes " << piece_bytes;
+    if (piece_bytes <= 64) {
+      EXPECT_GT(pieces, 10);
+    }
+  }
+}
+
+TEST(TextChunks, ReaderWithoutSplitPositionsReturnsTheWholeText) {
+  std::string cjk;
+  for (int i = 0; i < 500; ++i) cjk += "\u4e2d\u6587";
+  std::istringstream in(cjk);
+  gpt2::TextChunkReader reader(in, "test text", 16);
+  std::string piece;
+  ASSERT_TRUE(reader.next(piece));
+  EXPECT_EQ(piece, cjk);
+  EXPECT_FALSE(reader.next(piece));
+
+  std::istringstream empty("");
+  gpt2::TextChunkReader none(empty, "empty text", 16);
+  EXPECT_FALSE(none.next(piece));
+  EXPECT_TRUE(piece.empty());
 }
