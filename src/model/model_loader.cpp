@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 
 #include <chrono>
+#include <future>
 
 #include "gpt2/checkpoint.hpp"
 #include "gpt2/errors.hpp"
@@ -83,16 +84,29 @@ LoadedModel load_model(const ModelSpec& spec) {
   mo.device = resolve_device(spec.device);
   LoadedModel l;
   l.dir = resolve_model_spec_dir(spec);
-  l.tokenizer = tokenizer_for_model_dir(l.dir);
-  LoadOptions lo;
-  lo.format = spec.format;
-  ModelWeights w = load_model_weights(l.dir, lo);
-  l.format = w.format;
-  l.hp = w.hp;
+  std::error_code ec;
+  if (!fs::is_directory(l.dir, ec)) throw NotFoundError(l.dir.string() + ": no such model directory");
+  // The vocabulary (~30 ms of JSON and merges) is read on a second thread while
+  // this one maps the weights (and checks a weight cache); its errors still come
+  // first, as if it had been read first.
+  std::future<std::shared_ptr<const Tokenizer>> tokenizer =
+      std::async(std::launch::async, [dir = l.dir] { return tokenizer_for_model_dir(dir); });
+  try {
+    LoadOptions lo;
+    lo.format = spec.format;
+    ModelWeights w = load_model_weights(l.dir, lo);
+    l.format = w.format;
+    l.hp = w.hp;
+    l.model = build_model(std::move(w), mo, spec, l);
+  } catch (...) {
+    tokenizer.wait();
+    tokenizer.get();  // throws the vocabulary's error, if any
+    throw;
+  }
+  l.tokenizer = tokenizer.get();
   if (l.tokenizer->vocab_size() > l.hp.n_vocab)
     throw FormatError(l.dir.string() + ": the vocabulary has " + std::to_string(l.tokenizer->vocab_size()) +
                       " tokens but the model's n_vocab is " + std::to_string(l.hp.n_vocab));
-  l.model = build_model(std::move(w), mo, spec, l);
   l.load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return l;
 }
