@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "gpt2/errors.hpp"
+#include "model/gemm_bf16.hpp"
 #include "model/kernels_avx512.hpp"
 #include "model/work_pool.hpp"
 
@@ -42,6 +43,7 @@ std::atomic<Backend> g_backend{Backend::kAuto};
 
 bool kernels_on() { return g_backend.load(std::memory_order_relaxed) == Backend::kAuto && kernels::cpu_features().avx512; }
 bool vnni_on() { return kernels_on() && kernels::cpu_features().avx512_vnni; }
+bool bf16_gemm_on() { return kernels_on() && kernels::cpu_features().avx512_bf16; }
 
 // Below this many weight bytes a product runs on the calling thread only
 // (waking the pool costs more than it saves).
@@ -289,6 +291,40 @@ void dot_kernel(WeightType type, const float* xp, int64_t n, const torch::Tensor
   }
 }
 
+// Many-row product on tiled bf16, int8 or int4 weights w (gemm_bf16.hpp): the
+// activations rounded to bf16 once, then per thread panels of 32 outputs packed
+// and multiplied with every row. xp [n, in], yp [n, out]; sp (int8 scales) and bp [out] or null.
+void gemm_bf16(WeightType type, const float* xp, int64_t n, const torch::Tensor& w, int64_t in, int64_t out,
+               const float* sp, const float* bp, float* yp) {
+  auto* xb = static_cast<uint16_t*>(scratch(static_cast<size_t>(n * kernels::bf16_row_len(in)) * 2));
+  kernels::to_bf16_rows(xp, n, in, xb);
+  const int threads = thread_count(w.numel() * static_cast<int64_t>(w.element_size()));
+  const int64_t panels = (out + kernels::kPanelOutputs - 1) / kernels::kPanelOutputs;
+  const int64_t tasks = threads <= 1 ? 1 : std::min<int64_t>(threads * kChunksPerThread, panels);
+  run_chunks(tasks, threads, [&](int64_t t) {
+    thread_local std::vector<uint32_t> panel;
+    panel.resize(static_cast<size_t>(kernels::panel_pairs(in) * kernels::kPanelOutputs));
+    auto [o0, o1] = split_range(out, tasks, t, kernels::kPanelOutputs);
+    for (int64_t o = o0; o < o1; o += kernels::kPanelOutputs) {
+      switch (type) {
+        case WeightType::kBFloat16:
+          kernels::pack_panel_bf16(reinterpret_cast<const uint16_t*>(w.data_ptr<at::BFloat16>()), in, out, o,
+                                   panel.data());
+          break;
+        case WeightType::kInt8: kernels::pack_panel_i8(w.data_ptr<int8_t>(), in, out, o, panel.data()); break;
+        case WeightType::kInt4: kernels::pack_panel_i4(w.data_ptr<uint8_t>(), in, out, o, panel.data()); break;
+        case WeightType::kFloat32: throw std::logic_error("gemm_bf16: float32 weights");
+      }
+      kernels::gemm_panel_bf16(xb, n, in, panel.data(), sp, bp, o, std::min(o1, o + kernels::kPanelOutputs), out, yp);
+    }
+  });
+}
+
+// The per-output scales gemm_bf16 applies: int8's (its panels hold the integers).
+const float* int8_scales(WeightType type, const torch::Tensor& scales) {
+  return type == WeightType::kInt8 ? scales.data_ptr<float>() : nullptr;
+}
+
 // Axpy-form float32 kernel on w [in, out]: the input rows are split in chunks,
 // each chunk's slab of W is streamed once into a private partial sum, then the
 // partials and the bias are added.
@@ -446,10 +482,13 @@ namespace {
 // The CPU kernels take raw pointers: only products of at most kMaxKernelRows
 // rows whose input, output and weights all live in CPU memory may use them (a
 // CUDA build hands GPU tensors to the same code path; those go to libtorch).
+bool all_on_cpu(const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& w) {
+  return x.device().is_cpu() && y.device().is_cpu() && w.device().is_cpu();
+}
 // Few rows (kMaxKernelRows; reduced precisions kMaxChunkedRows), every tensor in CPU memory.
 bool kernel_eligible(const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& w, WeightType type) {
   const int64_t max_rows = type == WeightType::kFloat32 ? kMaxKernelRows : kMaxChunkedRows;
-  return x.size(0) <= max_rows && x.device().is_cpu() && y.device().is_cpu() && w.device().is_cpu();
+  return x.size(0) <= max_rows && all_on_cpu(x, y, w);
 }
 }  // namespace
 
@@ -476,15 +515,13 @@ void Linear::forward_into(const torch::Tensor& x_in, torch::Tensor& y) const {
         torch::addmm_out(y, b_, x, w_);
       return;
     case WeightType::kBFloat16:
-      if (small && kernels_on())
-        forward_rows(x.data_ptr<float>(), n, y.data_ptr<float>());
-      else
-        dequant_mm(type_, x, w_, out_, in_, scales_, b_, y);
-      return;
     case WeightType::kInt8:
     case WeightType::kInt4:
-      if (small && vnni_on())
+      if (small && (type_ == WeightType::kBFloat16 ? kernels_on() : vnni_on()))
         forward_rows(x.data_ptr<float>(), n, y.data_ptr<float>());
+      else if (bf16_gemm_on() && all_on_cpu(x, y, w_))
+        gemm_bf16(type_, x.data_ptr<float>(), n, w_, in_, out_, int8_scales(type_, scales_), b_.data_ptr<float>(),
+                  y.data_ptr<float>());
       else
         dequant_mm(type_, x, w_, out_, in_, scales_, b_, y);
       return;
@@ -569,6 +606,9 @@ void TiedOutput::forward_into(const torch::Tensor& x_in, torch::Tensor& y) const
     forward_rows(x.data_ptr<float>(), n, y.data_ptr<float>());
   } else if (type_ == WeightType::kFloat32) {
     torch::mm_out(y, x, w_.t());
+  } else if (bf16_gemm_on() && all_on_cpu(x, y, w_)) {
+    gemm_bf16(type_, x.data_ptr<float>(), n, w_, channels_, vocab_, int8_scales(type_, scales_), nullptr,
+              y.data_ptr<float>());
   } else {
     dequant_mm(type_, x, w_, vocab_, channels_, scales_, torch::Tensor(), y);
   }
