@@ -43,9 +43,32 @@ RowResult finish(float x_t, float mx, int64_t above, double sum_e, double sum_ez
 
 // ---- portable path: plain C++ over kLanes lanes (the compiler may vectorize it) ----
 
-// exp(x) for x in [-87, 88] (clamped there), the polynomial of simd::exp_ps.
+// The portable path uses integer compares and masks only: float compares
+// (which may trap, as far as the compiler knows) keep GCC from vectorizing.
+
+inline uint32_t bits_of(float v) {
+  uint32_t b;
+  std::memcpy(&b, &v, sizeof b);
+  return b;
+}
+inline float float_of(uint32_t b) {
+  float v;
+  std::memcpy(&v, &b, sizeof v);
+  return v;
+}
+
+// float -> int32 in the order of the floats (-0 maps to +0's key; NaN-free input),
+// and back.
+inline int32_t order_key(float v) {
+  uint32_t b = bits_of(v);
+  b = b == 0x80000000u ? 0u : b;
+  const auto i = static_cast<int32_t>(b);
+  return i ^ ((i >> 31) & 0x7fffffff);
+}
+inline float from_order_key(int32_t k) { return float_of(static_cast<uint32_t>(k ^ ((k >> 31) & 0x7fffffff))); }
+
+// exp(x) for x in [-87, 0], the polynomial of simd::exp_ps.
 inline float exp_portable(float x) {
-  x = std::min(std::max(x, -87.0f), 88.0f);
   const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round to nearest (1.5 * 2^23)
   float r = x - n * 0.693145751953125f;                                   // ln2 split in two
   r = r - n * 1.428606765330187e-06f;
@@ -56,31 +79,54 @@ inline float exp_portable(float x) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;  // 2^n, n in [-126, 127]
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
+  return p * float_of(static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23);  // times 2^n, n in [-126, 0]
+}
+
+// One term of pass 2 (z <= 0) into a lane's partial sums; z < kMinZ (also -inf)
+// adds nothing: |z| > 87 as a bit pattern compare, then masks.
+inline void add_term(float z, float& s, float& w) {
+  const uint32_t keep = 0u - static_cast<uint32_t>((bits_of(z) & 0x7fffffffu) <= bits_of(-kMinZ));
+  const float zc = float_of(bits_of(z) & keep);
+  const float e = float_of(bits_of(exp_portable(zc)) & keep);
+  s += e;
+  w += e * zc;
 }
 
 RowResult row_portable(const float* x, int64_t V, int64_t t) {
   const float x_t = x[t];
-  float mx = -std::numeric_limits<float>::infinity();
-  int64_t above = 0;
-  for (int64_t j = 0; j < V; ++j) {
-    mx = x[j] > mx ? x[j] : mx;
-    above += x[j] > x_t ? 1 : 0;
+  const int32_t key_t = order_key(x_t);
+  // Pass 1: max and #{x_j > x_t}, per lane, on order keys.
+  int32_t m[kLanes], c[kLanes] = {};  // counts < 2^31 for V < 2^35
+  std::fill(m, m + kLanes, std::numeric_limits<int32_t>::min());
+  int64_t j = 0;
+  for (; j + kLanes <= V; j += kLanes)
+    for (int64_t l = 0; l < kLanes; ++l) {
+      const int32_t k = order_key(x[j + l]);
+      m[l] = k > m[l] ? k : m[l];
+      c[l] += k > key_t ? 1 : 0;
+    }
+  for (int64_t l = 0; j < V; ++j, ++l) {
+    const int32_t k = order_key(x[j]);
+    m[l] = k > m[l] ? k : m[l];
+    c[l] += k > key_t ? 1 : 0;
   }
+  int32_t key_max = m[0];
+  int64_t above = 0;
+  for (int64_t l = 0; l < kLanes; ++l) {
+    key_max = std::max(key_max, m[l]);
+    above += c[l];
+  }
+  const float mx = from_order_key(key_max);
+  // Pass 2: float32 lane sums per block of kBlock values, float64 across blocks.
   double sum_e = 0, sum_ez = 0;
   for (int64_t j0 = 0; j0 < V; j0 += kBlock) {
+    const float* xb = x + j0;
     const int64_t len = std::min(kBlock, V - j0);
     float s[kLanes] = {}, w[kLanes] = {};
-    for (int64_t i = 0; i < len; ++i) {
-      const float z = x[j0 + i] - mx;
-      const bool live = z >= kMinZ;
-      const float e = live ? exp_portable(z) : 0.0f;
-      s[i % kLanes] += e;
-      w[i % kLanes] += live ? e * z : 0.0f;
-    }
+    int64_t i = 0;
+    for (; i + kLanes <= len; i += kLanes)
+      for (int64_t l = 0; l < kLanes; ++l) add_term(xb[i + l] - mx, s[l], w[l]);
+    for (int64_t l = 0; i < len; ++i, ++l) add_term(xb[i] - mx, s[l], w[l]);
     for (int64_t l = 0; l < kLanes; ++l) {
       sum_e += s[l];
       sum_ez += w[l];

@@ -1,6 +1,9 @@
 // Private: the per-position analysis of `gpt2 score` (Scorer::analyse in
 // score.cpp) fused into two passes over each row of float32 logits: AVX-512
-// where the CPU has it, else portable C++ (same formulas, same error bound).
+// where the CPU has it, else portable C++ (same formulas, same error bound;
+// written so that GCC vectorizes it for the baseline SSE2). Measured on this
+// machine, one thread, rows of 50,257: AVX-512 16 us per row, portable 87 us
+// (libtorch's ops took about 110 us).
 #pragma once
 
 #include <cstdint>
