@@ -9,6 +9,8 @@
 #include <string>
 
 #include "gpt2/errors.hpp"
+#include "gpt2/ops.hpp"
+#include "model/score_kernels.hpp"
 
 namespace gpt2 {
 
@@ -275,6 +277,62 @@ void Scorer::run_batch() {
   seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// ---------------------------------------------------------------------------
+// Per-position analysis of a chunk of logits: appends the logprob, rank and
+// entropy columns ([n] float64 each) to cols and, with top > 0, the top-N
+// log-probs [n, top] float64 and ids [n, top] int64 to top_vs / top_is.
+// ---------------------------------------------------------------------------
+
+namespace {
+
+bool fused_analysis(const torch::Tensor& x) { return x.is_cpu() && x.scalar_type() == torch::kFloat32; }
+
+// CPU float32 logits x [n, V]: the fused kernel (score_kernels.hpp), two passes per
+// row and no [n, V] temporaries; top-N from x itself (the order of x is the order
+// of log p, log p = x - log_norm).
+void analyse_fused(const torch::Tensor& logits, const int64_t* targets, int64_t top, std::vector<torch::Tensor>& cols,
+                   std::vector<torch::Tensor>& top_vs, std::vector<torch::Tensor>& top_is) {
+  const torch::Tensor x = logits.contiguous();  // [n, V]
+  const int64_t n = x.size(0), V = x.size(1);
+  const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+  torch::Tensor logprob = torch::empty({n}, f64), entropy = torch::empty({n}, f64);  // [n]
+  torch::Tensor log_norm = torch::empty({n}, f64);                                   // [n]
+  torch::Tensor rank = torch::empty({n}, torch::kInt64);                             // [n]
+  score_kernels::analyse_rows(x.data_ptr<float>(), n, V, targets, logprob.data_ptr<double>(),
+                              rank.data_ptr<int64_t>(), entropy.data_ptr<double>(),
+                              top > 0 ? log_norm.data_ptr<double>() : nullptr, ops::kernel_threads());
+  cols.insert(cols.end(), {logprob, rank.to(torch::kFloat64), entropy});
+  if (top > 0) {
+    auto tk = x.topk(top, 1);  // [n, top]
+    top_vs.push_back(std::get<0>(tk).to(torch::kFloat64) - log_norm.unsqueeze(1));
+    top_is.push_back(std::get<1>(tk));
+  }
+}
+
+// Any device: libtorch ops. x [n, V] is shifted in place (x - max); tgt [n, 1];
+// mask and e are [n, V] scratch (bool, x's dtype).
+void analyse_libtorch(torch::Tensor x, const torch::Tensor& tgt, int64_t top, torch::Tensor mask, torch::Tensor e,
+                      std::vector<torch::Tensor>& cols, std::vector<torch::Tensor>& top_vs,
+                      std::vector<torch::Tensor>& top_is) {
+  torch::gt_out(mask, x, x.gather(1, tgt));
+  const torch::Tensor rank = mask.sum(1).to(torch::kFloat64) + 1;  // [n]
+  // log p = z - log sum exp(z) with z = x - max (x shifted in place; one exp per entry);
+  // the entropy -sum p log p = log sum exp(z) - sum exp(z) z / sum exp(z).
+  const torch::Tensor& z = x.sub_(x.amax(1, true));  // [n, V]
+  torch::exp_out(e, z);
+  const torch::Tensor sum = e.sum(1, true), log_sum = sum.log();                       // [n, 1]
+  cols.push_back((z.gather(1, tgt) - log_sum).squeeze(1).to(torch::kFloat64));          // logprob [n]
+  cols.push_back(rank);                                                                 // rank [n]
+  cols.push_back((log_sum - e.mul_(z).sum(1, true) / sum).squeeze(1).to(torch::kFloat64));  // entropy [n]
+  if (top > 0) {
+    auto tk = z.topk(top, 1);  // the order of z is the order of log p
+    top_vs.push_back((std::get<0>(tk) - log_sum).to(torch::kFloat64));
+    top_is.push_back(std::get<1>(tk));
+  }
+}
+
+}  // namespace
+
 Scorer::Analysis Scorer::analyse(const torch::Tensor& ids, const std::vector<int64_t>& rows,
                                  const std::vector<int64_t>& targets) {
   c10::InferenceMode guard;
@@ -297,41 +355,42 @@ Scorer::Analysis Scorer::analyse(const torch::Tensor& ids, const std::vector<int
     const torch::Tensor sel = row_ids.narrow(0, r0, n);                                // [n]
     const torch::Tensor tgt = target_ids.narrow(0, r0, n).unsqueeze(1);                // [n, 1]
     torch::Tensor x = model_.head_logits(hidden.index_select(0, sel));                 // [n, V]
-    std::vector<torch::Tensor> cols(3), ref_cols;
+    torch::Tensor y;                                                                   // [n, V]
+    if (reference_ != nullptr) y = reference_->head_logits(ref_hidden.index_select(0, sel));
+    // CPU float32 (the usual case): the fused kernel; else (e.g. CUDA) libtorch ops.
+    const bool fused = fused_analysis(x) && (!y.defined() || fused_analysis(y));
+    std::vector<torch::Tensor> cols, ref_cols;
     if (reference_ != nullptr) {
-      const torch::Tensor y = reference_->head_logits(ref_hidden.index_select(0, sel));  // [n, V]
-      const torch::Tensor zr = y - y.amax(1, true);                                      // [n, V]
       // KL in float64: its first-order terms cancel, float32 leaves noise of ~1e-6 nats.
       const torch::Tensor lp64 = torch::log_softmax(x.to(torch::kFloat64), 1);          // [n, V]
       const torch::Tensor lpr64 = torch::log_softmax(y.to(torch::kFloat64), 1);         // [n, V]
       ref_cols = {
-          (lpr64.exp() * (lpr64 - lp64)).sum(1),                                        // KL [n]
-          y.argmax(1).eq(x.argmax(1)).to(torch::kFloat64),                              // top-1 agree [n]
-          (zr.gather(1, tgt) - zr.exp().sum(1, true).log()).squeeze(1).to(torch::kFloat64),  // ref logprob [n]
+          (lpr64.exp() * (lpr64 - lp64)).sum(1),            // KL [n]
+          y.argmax(1).eq(x.argmax(1)).to(torch::kFloat64),  // top-1 agree [n]
       };
+      // The reference logprob [n], computed the way the scored one is (a model compared
+      // with itself gives a perplexity delta of exactly 0).
+      if (fused) {
+        std::vector<torch::Tensor> ref_analysis, no_top_v, no_top_i;
+        analyse_fused(y, targets.data() + r0, 0, ref_analysis, no_top_v, no_top_i);
+        ref_cols.push_back(ref_analysis[0]);
+      } else {
+        const torch::Tensor zr = y - y.amax(1, true);  // [n, V]
+        ref_cols.push_back((zr.gather(1, tgt) - zr.exp().sum(1, true).log()).squeeze(1).to(torch::kFloat64));
+      }
     }
-    // Reused buffers (no fresh [n, V] blocks per chunk): the rank mask and exp(z).
-    if (!exp_buf_.defined() || exp_buf_.size(0) < n || exp_buf_.size(1) != V) {
-      exp_buf_ = torch::empty({chunk, V}, x.options());
-      mask_buf_ = torch::empty({chunk, V}, x.options().dtype(torch::kBool));
+    if (fused) {
+      analyse_fused(x, targets.data() + r0, opt_.top, cols, top_vs, top_is);
+    } else {
+      // Reused buffers (no fresh [n, V] blocks per chunk): the rank mask and exp(z).
+      if (!exp_buf_.defined() || exp_buf_.size(0) < n || exp_buf_.size(1) != V) {
+        exp_buf_ = torch::empty({chunk, V}, x.options());
+        mask_buf_ = torch::empty({chunk, V}, x.options().dtype(torch::kBool));
+      }
+      analyse_libtorch(x, tgt, opt_.top, mask_buf_.narrow(0, 0, n), exp_buf_.narrow(0, 0, n), cols, top_vs, top_is);
     }
-    torch::Tensor mask = mask_buf_.narrow(0, 0, n), e = exp_buf_.narrow(0, 0, n);    // [n, V]
-    torch::gt_out(mask, x, x.gather(1, tgt));
-    cols[1] = mask.sum(1).to(torch::kFloat64) + 1;                                     // rank [n]
-    // log p = z - log Σ exp(z) with z = x - max (x shifted in place; one exp per entry);
-    // the entropy -Σ p log p = log Σ exp(z) - Σ exp(z) z / Σ exp(z).
-    const torch::Tensor& z = x.sub_(x.amax(1, true));                                  // [n, V]
-    torch::exp_out(e, z);
-    const torch::Tensor sum = e.sum(1, true), log_sum = sum.log();                     // [n, 1]
-    cols[0] = (z.gather(1, tgt) - log_sum).squeeze(1).to(torch::kFloat64);             // logprob [n]
-    cols[2] = (log_sum - e.mul_(z).sum(1, true) / sum).squeeze(1).to(torch::kFloat64); // entropy [n]
     cols.insert(cols.end(), ref_cols.begin(), ref_cols.end());
     tables.push_back(torch::stack(cols, 1));  // [n, columns]
-    if (opt_.top > 0) {
-      auto tk = z.topk(opt_.top, 1);  // the order of z is the order of log p
-      top_vs.push_back((std::get<0>(tk) - log_sum).to(torch::kFloat64));
-      top_is.push_back(std::get<1>(tk));
-    }
   }
   Analysis a;
   const int64_t columns = reference_ != nullptr ? 6 : 3;
