@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `gpt2 score` over a large text file in bounded memory: scores a SIZE_MB file
-# (default 200) and a tenth of it, sampling RSS every few seconds; the big run's
+# (default 200) and a smaller one (SMALL_MB, default a tenth of it), sampling RSS
+# every few seconds; the big run's
 # peak RssAnon (heap; the mapped weights are file pages) must not exceed the small
 # run's by more than RSS_SLACK_MB (default 64):
 # memory must not grow with the input's size.
@@ -8,9 +9,9 @@
 # Env: GPT2 (binary, default build/gpt2), MODEL (default tests/data/tiny-ref: the
 # point is memory, not the model; any model directory works), SOAK_DIR (default
 # build/soak), INTERVAL (default 5), THREADS (default 1), NICE (default 19),
-# INPUT: file (default: the text as one document, `--file`; score holds a single
-# document whole with its token ids, docs/score.md) or jsonl (the same text as JSONL
-# records of about 16 KiB, `--jsonl --format jsonl`: read one line at a time).
+# INPUT: file (default: the text as one document, `--file`: streamed in 64 KiB
+# pieces, docs/score.md) or jsonl (the same text as JSONL records of about 16 KiB,
+# `--jsonl --format jsonl`: read one line at a time).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 source "$ROOT/scripts/soak/lib.sh"
@@ -76,7 +77,7 @@ run() {  # run MB -> "peak_rss_kb seconds exit"
   echo "$peak $(( $(date +%s) - t0 )) $rc"
 }
 
-small_mb=$(( SIZE_MB / 10 > 0 ? SIZE_MB / 10 : 1 ))
+small_mb=${SMALL_MB:-$(( SIZE_MB / 10 > 0 ? SIZE_MB / 10 : 1 ))}
 read -r small_peak small_s small_rc <<<"$(run "$small_mb")"
 read -r big_peak big_s big_rc <<<"$(run "$SIZE_MB")"
 verdict=PASS

@@ -15,6 +15,7 @@
 #include "gpt2/errors.hpp"
 #include "model/gemm_bf16.hpp"
 #include "model/kernels_avx512.hpp"
+#include "model/omp_team.hpp"
 #include "model/work_pool.hpp"
 
 namespace gpt2::ops {
@@ -301,7 +302,7 @@ void gemm_bf16(WeightType type, const float* xp, int64_t n, const torch::Tensor&
   const int threads = thread_count(w.numel() * static_cast<int64_t>(w.element_size()));
   const int64_t panels = (out + kernels::kPanelOutputs - 1) / kernels::kPanelOutputs;
   const int64_t tasks = threads <= 1 ? 1 : std::min<int64_t>(threads * kChunksPerThread, panels);
-  run_chunks(tasks, threads, [&](int64_t t) {
+  run_on_omp_team(tasks, threads, [&](int64_t t) {
     thread_local std::vector<uint32_t> panel;
     panel.resize(static_cast<size_t>(kernels::panel_pairs(in) * kernels::kPanelOutputs));
     auto [o0, o1] = split_range(out, tasks, t, kernels::kPanelOutputs);
