@@ -19,6 +19,7 @@ struct BenchOptions {
   std::filesystem::path model_dir;       // a model directory, or empty for random weights
   std::string random_size = "124M";      // released size for random weights (model_dir empty)
   ops::WeightType weight_type = ops::WeightType::kFloat32;
+  torch::ScalarType kv_cache_type = torch::kFloat32;  // float32 or float16 KV cache
   int threads = 0;                       // 0: every core
   std::vector<int64_t> prompt_lengths = {8, 512};  // lengths over n_ctx are skipped
   std::vector<int64_t> batches = {1, 8};           // decode batch sizes
@@ -79,6 +80,7 @@ struct BenchReport {
   } accuracy;
 
   int64_t kv_cache_bytes = 0;   // largest cache allocated
+  torch::ScalarType kv_cache_type = torch::kFloat32;
   int64_t peak_rss_bytes = 0;   // getrusage
   std::vector<std::string> notes;  // skipped measurements and why
 

@@ -1,6 +1,7 @@
 // Per-layer key/value cache for incremental decoding.
 //
-// Each layer owns two preallocated tensors [batch, n_head, capacity, head_dim];
+// Each layer owns two preallocated tensors [batch, n_head, capacity, head_dim]
+// (float32, or float16 to halve what a long context costs to read);
 // a forward pass writes the keys/values of its T new positions at
 // [length, length + T) with narrow().copy_() (never cat), and the model then
 // advances `length` by T once every layer has written.
@@ -45,10 +46,12 @@ class KVCache {
   // Declares positions [0, n) filled in every row (after copy_row into each).
   void set_length(int64_t n);
 
-  // A layer's keys / values as raw [B, H, capacity, D] float32 storage (CPU
+  // The element type of keys and values (float32 or float16).
+  torch::ScalarType dtype() const { return keys_.empty() ? torch::kFloat32 : keys_.front().scalar_type(); }
+  // A layer's keys / values as raw [B, H, capacity, D] storage of dtype() (CPU
   // caches only; the fused decode step writes and reads them directly).
-  float* key_data(int64_t layer);
-  float* value_data(int64_t layer);
+  void* key_data(int64_t layer);
+  void* value_data(int64_t layer);
 
   // Bytes held by the cache tensors.
   int64_t bytes() const;

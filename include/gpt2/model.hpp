@@ -28,11 +28,19 @@ using PackedWeights = std::map<std::string, ops::Packed>;
 struct ModelOptions {
   ops::WeightType weight_type = ops::WeightType::kFloat32;  // how projections are stored
   torch::Device device = torch::kCPU;                        // where weights and activations live
+  // How the KV cache stores keys and values: float32, or float16 (half the bytes
+  // that each decode step reads at a long context; rounding 2^-11 relative).
+  torch::ScalarType kv_cache_type = torch::kFloat32;
   // bfloat16/int8/int4 on the CPU: use these instead of converting the float32
   // projection weights (which are then never read). Must hold every projection.
   const PackedWeights* packed = nullptr;
   std::vector<std::shared_ptr<const void>> packed_storage;  // keeps the packed tensors' memory alive
 };
+
+// "float32" or "float16" -> the KV cache's element type; UsageError naming
+// --kv-cache otherwise.
+torch::ScalarType parse_kv_cache_type(const std::string& name);
+std::string kv_cache_type_name(torch::ScalarType type);
 
 // "auto" (cuda when available, else cpu), "cpu" or "cuda"/"cuda:N". Throws
 // UsageError for another name, or for cuda when this build/machine has no GPU.
@@ -50,6 +58,7 @@ class GPT2Impl : public torch::nn::Module {
   const HParams& hparams() const { return hp_; }
   torch::Device device() const { return options_.device; }
   ops::WeightType weight_type() const { return options_.weight_type; }
+  torch::ScalarType kv_cache_type() const { return options_.kv_cache_type; }
 
   // Incremental forward. ids: [B, T] int64, every row the same length, B equal
   // to cache.batch(). Attends to the cache's first cache.length() positions,
@@ -71,7 +80,7 @@ class GPT2Impl : public torch::nn::Module {
   torch::Tensor head_logits(const torch::Tensor& x);
 
   // An empty cache for `batch` rows and `capacity` positions (0: n_ctx), on the
-  // model's device.
+  // model's device, of ModelOptions::kv_cache_type.
   KVCache make_cache(int64_t batch, int64_t capacity = 0) const;
 
   // Whether forward(ids, cache, true) takes the fused decode step

@@ -27,6 +27,7 @@ struct ModelSpec {
   ops::WeightType weight_type = ops::WeightType::kFloat32;
   std::string device = "auto";           // auto, cpu, cuda, cuda:N
   int threads = 0;                       // > 0: at::set_num_threads(threads) before loading
+  torch::ScalarType kv_cache_type = torch::kFloat32;  // the KV caches the model makes (float32, float16)
   std::optional<CheckpointFormat> format;  // which checkpoint when a directory holds both
   // bfloat16/int8/int4 on the CPU: keep the converted weights in a cache file and
   // memory-map them on later loads (gpt2/weight_cache.hpp). false: convert every time.

@@ -7,6 +7,7 @@
 #include "cli/commands.hpp"
 #include "gpt2/bench.hpp"
 #include "gpt2/errors.hpp"
+#include "gpt2/model.hpp"
 #include "gpt2/model_names.hpp"
 #include "gpt2/save_model.hpp"
 #include "gpt2/tokenizer.hpp"
@@ -21,6 +22,7 @@ struct BenchCliOptions {
   std::string models_dir;       // empty: default_models_dir()
   std::string random = "124M";  // size for random weights
   std::string dtype = "float32";
+  std::string kv_cache = "float32";
   int threads = 0;
   std::vector<int64_t> prompt_lengths = {8, 512};
   std::vector<int64_t> batches = {1, 8};
@@ -49,6 +51,7 @@ void run_bench_command(const BenchCliOptions& o, CliIO& io, bool random_given) {
   if (!o.model.empty() && random_given) throw UsageError("give either --model or --random, not both");
   BenchOptions b;
   b.weight_type = ops::parse_weight_type(o.dtype);
+  b.kv_cache_type = parse_kv_cache_type(o.kv_cache);
   if (!o.model.empty()) {
     const std::filesystem::path dir = models_dir_or_default(o.models_dir);
     b.model_dir = resolve_model_dir(o.model, dir);
@@ -84,6 +87,7 @@ void register_bench_command(CLI::App& app, CliIO& io) {
   auto* random = sub->add_option("--random", opt->random, "Random weights of this released size: 124M, 355M, 774M, 1558M")
                      ->capture_default_str();
   sub->add_option("--dtype", opt->dtype, "Projection weights: float32, bfloat16, int8 or int4")->capture_default_str();
+  sub->add_option("--kv-cache", opt->kv_cache, "KV cache as float32 or float16")->capture_default_str();
   sub->add_option("--threads", opt->threads, "Threads (0: every core)")->capture_default_str()->check(CLI::NonNegativeNumber);
   sub->add_option("--prompt", opt->prompt_lengths, "Prompt lengths to time (tokens; repeatable)")
       ->capture_default_str()->delimiter(',');

@@ -164,6 +164,7 @@ void run_unconditional(const SampleOptions& o, CliIO& io) {
 
 void add_common_options(CLI::App* sub, SampleOptions& o) {
   o.model.add_to(sub);
+  o.model.add_kv_cache_to(sub);
   o.length_opt = sub->add_option(
       "--length", o.length,
       o.mode == Mode::kConditional ? "Tokens to generate per sample (default: n_ctx/2, as released)"

@@ -1,6 +1,7 @@
 #include "cli/model_options.hpp"
 
 #include "gpt2/errors.hpp"
+#include "gpt2/model.hpp"
 
 namespace gpt2::cli {
 
@@ -15,6 +16,12 @@ void ModelCliOptions::add_to(CLI::App* sub) {
                 "bfloat16/int8/int4: convert the weights now instead of using (or writing) the model's weight cache");
 }
 
+void ModelCliOptions::add_kv_cache_to(CLI::App* sub) {
+  sub->add_option("--kv-cache", kv_cache,
+                  "KV cache as float32, or float16 (half the bytes each step reads at a long context)")
+      ->capture_default_str();
+}
+
 ModelSpec ModelCliOptions::spec() const {
   if (threads < 0) throw UsageError("--threads must be >= 0 (0: libtorch's default), got " + std::to_string(threads));
   ModelSpec s;
@@ -24,6 +31,7 @@ ModelSpec ModelCliOptions::spec() const {
   s.device = device;
   s.threads = threads;
   s.weight_cache = !no_cache;
+  s.kv_cache_type = parse_kv_cache_type(kv_cache);
   return s;
 }
 

@@ -17,9 +17,12 @@ struct ModelCliOptions {
   std::string device = "auto";
   int threads = 0;
   bool no_cache = false;
+  std::string kv_cache = "float32";
 
   // Adds the options to `sub`.
   void add_to(CLI::App* sub);
+  // Adds --kv-cache (for the subcommands that decode with a KV cache).
+  void add_kv_cache_to(CLI::App* sub);
   // The spec for load_model(). UsageError for a bad --dtype or --threads.
   ModelSpec spec() const;
 };

@@ -120,11 +120,13 @@ GPT2 build_model(const BenchOptions& opt, const HParams& random_hp, ops::WeightT
   if (opt.model_dir.empty()) {
     ModelOptions mo;
     mo.weight_type = type;
+    mo.kv_cache_type = opt.kv_cache_type;
     model = GPT2(random_model_weights(random_hp, opt.seed), mo);
   } else {
     ModelSpec spec;
     spec.model = opt.model_dir.string();
     spec.weight_type = type;
+    spec.kv_cache_type = opt.kv_cache_type;
     spec.device = "cpu";
     model = load_model(spec).model;
   }
@@ -160,6 +162,7 @@ BenchReport run_bench(const BenchOptions& opt, const std::function<void(const st
   rep.threads = opt.threads > 0 ? opt.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   at::set_num_threads(rep.threads);
   rep.weight_type = opt.weight_type;
+  rep.kv_cache_type = opt.kv_cache_type;
   rep.kernels = ops::kernel_description();
   rep.random_weights = opt.model_dir.empty();
   c10::InferenceMode guard;
@@ -263,7 +266,7 @@ std::string BenchReport::to_text() const {
          std::to_string(d.tokens_per_s.values.size()) + " runs)  " +
          fmt("weights %.1f GB/s", d.weight_gb_per_s.median()) + "\n";
   s += "memory     peak RSS " + format_bytes(peak_rss_bytes) + " (weights " + format_bytes(weight_bytes_per_step) + ", largest KV cache " +
-       format_bytes(kv_cache_bytes) + ")\n";
+       format_bytes(kv_cache_bytes) + " " + kv_cache_type_name(kv_cache_type) + ")\n";
   if (accuracy.measured)
     s += "accuracy   vs float32 reference: relative logit error " + fmt("%.3g", accuracy.rel_logit_error) +
          fmt(" (max abs %.3g)", accuracy.max_abs_logit_error) + fmt(", same argmax at %.1f%%", 100 * accuracy.teacher_forced_agreement) +
@@ -296,6 +299,7 @@ std::string BenchReport::to_json() const {
                            {"tokens_per_s", stat(d.tokens_per_s)},
                            {"weight_gb_per_s", stat(d.weight_gb_per_s)}});
   j["kv_cache_bytes"] = kv_cache_bytes;
+  j["kv_cache"] = kv_cache_type_name(kv_cache_type);
   j["peak_rss_bytes"] = peak_rss_bytes;
   if (accuracy.measured)
     j["accuracy"] = {{"prompt_tokens", accuracy.prompt_tokens},

@@ -73,26 +73,41 @@ torch::Tensor GPT2Impl::decode_step(const int64_t* ids, int64_t B, KVCache& cach
     std::memcpy(x + b * C, wte + ids[b] * C, static_cast<size_t>(C) * sizeof(float));
     step::add(x + b * C, pos, C);
   }
+  const bool half_cache = cache.dtype() == torch::kFloat16;
   const int threads = ops::kernel_threads();
-  const bool parallel_attention = threads > 1 && B * H > 1 && 2 * B * S * C * 4 >= kMinParallelAttentionBytes;
+  const bool parallel_attention = threads > 1 && B * H > 1 && 2 * B * S * C * (half_cache ? 2 : 4) >= kMinParallelAttentionBytes;
 
   for (size_t l = 0; l < blocks_.size(); ++l) {
     const Block& blk = blocks_[l];
     // --- attention ---
     step::layer_norm(x, B, C, blk.ln_1_g.data_ptr<float>(), blk.ln_1_b.data_ptr<float>(), eps, h);  // [B, C]
     blk.attn.forward_rows(h, B, qkv);                                                                  // [B, 3C]
-    float* K = cache.key_data(static_cast<int64_t>(l));    // [B, H, cap, D]
-    float* Vc = cache.value_data(static_cast<int64_t>(l));  // [B, H, cap, D]
+    // The cache: [B, H, cap, D] float32 or float16 keys and values.
+    void* K = cache.key_data(static_cast<int64_t>(l));
+    void* Vc = cache.value_data(static_cast<int64_t>(l));
     for (int64_t b = 0; b < B; ++b)
       for (int64_t hd = 0; hd < H; ++hd) {
         const int64_t at = ((b * H + hd) * cap + past) * D;
-        std::memcpy(K + at, qkv + b * 3 * C + C + hd * D, static_cast<size_t>(D) * sizeof(float));
-        std::memcpy(Vc + at, qkv + b * 3 * C + 2 * C + hd * D, static_cast<size_t>(D) * sizeof(float));
+        const float* k_new = qkv + b * 3 * C + C + hd * D;
+        const float* v_new = qkv + b * 3 * C + 2 * C + hd * D;
+        if (half_cache) {
+          step::to_half(k_new, D, static_cast<uint16_t*>(K) + at);
+          step::to_half(v_new, D, static_cast<uint16_t*>(Vc) + at);
+        } else {
+          std::memcpy(static_cast<float*>(K) + at, k_new, static_cast<size_t>(D) * sizeof(float));
+          std::memcpy(static_cast<float*>(Vc) + at, v_new, static_cast<size_t>(D) * sizeof(float));
+        }
       }
     auto head_task = [&](int64_t t) {  // t = b * H + head
       const int64_t b = t / H, hd = t % H;
       const int64_t base = (b * H + hd) * cap * D;
-      step::attend(qkv + b * 3 * C + hd * D, K + base, Vc + base, S, D, scale, scores_scratch(S), att + b * C + hd * D);
+      const float* q = qkv + b * 3 * C + hd * D;
+      if (half_cache)
+        step::attend(q, static_cast<const uint16_t*>(K) + base, static_cast<const uint16_t*>(Vc) + base, S, D, scale,
+                     scores_scratch(S), att + b * C + hd * D);
+      else
+        step::attend(q, static_cast<const float*>(K) + base, static_cast<const float*>(Vc) + base, S, D, scale,
+                     scores_scratch(S), att + b * C + hd * D);
     };
     if (parallel_attention) {
       const std::function<void(int64_t)> fn = [&head_task](int64_t t) { head_task(t); };  // no allocation

@@ -67,8 +67,8 @@ void KVCache::set_length(int64_t n) {
   length_ = n;
 }
 
-float* KVCache::key_data(int64_t layer) { return keys_.at(static_cast<size_t>(layer)).data_ptr<float>(); }
-float* KVCache::value_data(int64_t layer) { return values_.at(static_cast<size_t>(layer)).data_ptr<float>(); }
+void* KVCache::key_data(int64_t layer) { return keys_.at(static_cast<size_t>(layer)).data_ptr(); }
+void* KVCache::value_data(int64_t layer) { return values_.at(static_cast<size_t>(layer)).data_ptr(); }
 
 int64_t KVCache::bytes() const {
   int64_t n = 0;

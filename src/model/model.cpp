@@ -26,6 +26,14 @@ torch::Tensor place(const torch::Tensor& t, torch::Device device) {
 
 }  // namespace
 
+torch::ScalarType parse_kv_cache_type(const std::string& name) {
+  if (name == "float32") return torch::kFloat32;
+  if (name == "float16") return torch::kFloat16;
+  throw UsageError("--kv-cache must be float32 or float16, got '" + name + "'");
+}
+
+std::string kv_cache_type_name(torch::ScalarType type) { return type == torch::kFloat16 ? "float16" : "float32"; }
+
 torch::Device resolve_device(const std::string& name) {
   if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::kCPU;
   if (name == "cpu") return torch::kCPU;
@@ -116,7 +124,7 @@ PackedWeights GPT2Impl::packed_weights() const {
 
 KVCache GPT2Impl::make_cache(int64_t batch, int64_t capacity) const {
   return KVCache(hp_, batch, capacity,
-                 torch::TensorOptions().dtype(torch::kFloat32).device(options_.device));
+                 torch::TensorOptions().dtype(options_.kv_cache_type).device(options_.device));
 }
 
 void GPT2Impl::check_ids(const torch::Tensor& ids, int64_t past, int64_t capacity) const {
@@ -154,7 +162,13 @@ torch::Tensor GPT2Impl::run_blocks(torch::Tensor x, KVCache* cache, int64_t past
     torch::Tensor k = parts[1].reshape({B, T, H, D}).transpose(1, 2);                // [B, H, T, D]
     torch::Tensor v = parts[2].reshape({B, T, H, D}).transpose(1, 2);                // [B, H, T, D]
     torch::Tensor keys = k, values = v;                                              // [B, H, S, D]
-    if (cache != nullptr) std::tie(keys, values) = cache->write(static_cast<int64_t>(l), k, v);
+    if (cache != nullptr) {
+      std::tie(keys, values) = cache->write(static_cast<int64_t>(l), k, v);
+      if (keys.scalar_type() != q.scalar_type()) {  // a float16 cache: attention in float32
+        keys = keys.to(q.scalar_type());
+        values = values.to(q.scalar_type());
+      }
+    }
 
     torch::Tensor att = torch::matmul(q, keys.transpose(2, 3)).mul_(scale);  // [B, H, T, S]
     if (mask.defined()) att.masked_fill_(mask, -std::numeric_limits<float>::infinity());

@@ -82,6 +82,7 @@ LoadedModel load_model(const ModelSpec& spec) {
   ModelOptions mo;
   mo.weight_type = spec.weight_type;
   mo.device = resolve_device(spec.device);
+  mo.kv_cache_type = spec.kv_cache_type;
   LoadedModel l;
   l.dir = resolve_model_spec_dir(spec);
   std::error_code ec;

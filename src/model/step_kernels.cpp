@@ -65,16 +65,24 @@ GPT2_AVX512 void add(float* x, const float* y, int64_t n) {
   }
 }
 
-GPT2_AVX512 void attend(const float* q, const float* k, const float* v, int64_t s, int64_t d, float scale,
-                        float* scores, float* out) {
+namespace {
+GPT2_AVX512 inline __m512 load16(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+// float16 widened to float32 (exact).
+GPT2_AVX512 inline __m512 load16(const uint16_t* p, __mmask16 m) {
+  return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
+}
+
+template <class T>
+GPT2_AVX512 void attend_any(const float* q, const T* k, const T* v, int64_t s, int64_t d, float scale, float* scores,
+                            float* out) {
   // scores[j] = scale * q . k_j
   float mx = -INFINITY;
   for (int64_t j = 0; j < s; ++j) {
-    const float* kj = k + j * d;
+    const T* kj = k + j * d;
     __m512 acc = _mm512_setzero_ps();
     for (int64_t i = 0; i < d; i += 16) {
       const __mmask16 m = tail(d - i);
-      acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + i), _mm512_maskz_loadu_ps(m, kj + i), acc);
+      acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + i), load16(kj + i, m), acc);
     }
     scores[j] = _mm512_reduce_add_ps(acc) * scale;
     mx = std::max(mx, scores[j]);
@@ -97,12 +105,31 @@ GPT2_AVX512 void attend(const float* q, const float* k, const float* v, int64_t 
     for (int c = 0; c < chunks; ++c) acc[c] = _mm512_setzero_ps();
     for (int64_t j = 0; j < s; ++j) {
       const __m512 p = _mm512_set1_ps(scores[j]);
-      const float* vj = v + j * d + i0;
+      const T* vj = v + j * d + i0;
       for (int c = 0; c < chunks; ++c)
-        acc[c] = _mm512_fmadd_ps(p, _mm512_maskz_loadu_ps(tail(w - 16 * c), vj + 16 * c), acc[c]);
+        acc[c] = _mm512_fmadd_ps(p, load16(vj + 16 * c, tail(w - 16 * c)), acc[c]);
     }
     const __m512 iv = _mm512_set1_ps(inv);
     for (int c = 0; c < chunks; ++c) _mm512_mask_storeu_ps(out + i0 + 16 * c, tail(w - 16 * c), _mm512_mul_ps(acc[c], iv));
+  }
+}
+}  // namespace
+
+GPT2_AVX512 void attend(const float* q, const float* k, const float* v, int64_t s, int64_t d, float scale,
+                        float* scores, float* out) {
+  attend_any(q, k, v, s, d, scale, scores, out);
+}
+
+GPT2_AVX512 void attend(const float* q, const uint16_t* k, const uint16_t* v, int64_t s, int64_t d, float scale,
+                        float* scores, float* out) {
+  attend_any(q, k, v, s, d, scale, scores, out);
+}
+
+GPT2_AVX512 void to_half(const float* x, int64_t n, uint16_t* y) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail(n - i);
+    _mm256_mask_storeu_epi16(y + i, m,
+                             _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   }
 }
 
@@ -118,6 +145,8 @@ void layer_norm(const float*, int64_t, int64_t, const float*, const float*, floa
 void gelu_tanh(float*, int64_t) { unavailable(); }
 void add(float*, const float*, int64_t) { unavailable(); }
 void attend(const float*, const float*, const float*, int64_t, int64_t, float, float*, float*) { unavailable(); }
+void attend(const float*, const uint16_t*, const uint16_t*, int64_t, int64_t, float, float*, float*) { unavailable(); }
+void to_half(const float*, int64_t, uint16_t*) { unavailable(); }
 }  // namespace gpt2::step
 
 #endif

@@ -23,5 +23,11 @@ void add(float* x, const float* y, int64_t n);
 // scores: scratch of s floats.
 void attend(const float* q, const float* k, const float* v, int64_t s, int64_t d, float scale, float* scores,
             float* out);
+// The same over a float16 KV cache (keys and values widened to float32 exactly).
+void attend(const float* q, const uint16_t* k, const uint16_t* v, int64_t s, int64_t d, float scale, float* scores,
+            float* out);
+
+// y[i] = float16(x[i]), round to nearest even, n values (a float16 KV cache's writes).
+void to_half(const float* x, int64_t n, uint16_t* y);
 
 }  // namespace gpt2::step

@@ -64,6 +64,16 @@ TEST(GenerateE2E, GreedyReleasedFormat) {
   EXPECT_EQ(r.out, want);
 }
 
+// A float16 KV cache moves the logits only by the rounding of keys and values
+// (2^-11 relative each); the float64 reference's smallest greedy margin on this
+// prompt is 0.0098 logits, so tiny-ref's continuation must not change.
+TEST(GenerateE2E, Float16KvCacheKeepsTheGreedyContinuation) {
+  auto r = run_gpt2({"generate", "--model", tiny_ref(), "--prompt", "Hello, my dog is cute", "--length", "20",
+                     "--temperature", "0", "--kv-cache", "float16"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, header(1) + "\n" + greedy_text() + "\n" + kBar80 + "\n");
+}
+
 TEST(GenerateE2E, SeedReproducesAndBatchingDoesNotChangeSamples) {
   const std::vector<std::string> base = {"generate", "--model", tiny_ref(), "--prompt", "The quick brown fox",
                                          "--length", "15", "--nsamples", "4", "--top-k", "40", "--seed", "77",
@@ -239,6 +249,7 @@ TEST(GenerateE2E, BadOptionValues) {
       {"--length", "0"},       {"--length", "65"},      {"--format", "xml"},    {"--dtype", "fp8"},
       {"--device", "tpu"},     {"--raw", "--format", "jsonl"},                  {"--stop", ""},
       {"--temperature", "hot"}, {"--threads", "-1"},    {"--prompt-file", "x", "--prompt", "y"},
+      {"--kv-cache", "bf16"},
   };
   // in-process (the binary's start-up dominates otherwise); the exit codes are run_cli's
   for (const auto& extra : bad) {

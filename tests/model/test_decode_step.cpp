@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "gpt2/decode_session.hpp"
@@ -76,16 +77,47 @@ TEST(StepKernels, AttendMatchesSoftmaxWeightedSumInFloat64) {
   }
 }
 
-// Every weight type: logits of the fused step equal those of the same model's
-// libtorch-orchestrated step (last_only = false takes it) with the same kernels.
-class DecodeStep : public ::testing::TestWithParam<std::tuple<WeightType, int /*threads*/>> {
+TEST(StepKernels, Float16CacheAttendAndWrites) {
+  if (!have_avx512()) GTEST_SKIP() << "this CPU lacks AVX-512: the fused step is never used";
+  torch::manual_seed(3);
+  // to_half rounds like libtorch's float -> half (to nearest even), odd lengths.
+  for (int64_t n : {1, 15, 17, 64, 100}) {
+    auto x = torch::randn({n}) * 30;
+    std::vector<uint16_t> h(static_cast<size_t>(n));
+    gpt2::step::to_half(x.data_ptr<float>(), n, h.data());
+    auto want = x.to(torch::kHalf);
+    EXPECT_EQ(std::memcmp(h.data(), want.data_ptr(), static_cast<size_t>(n) * 2), 0) << "n " << n;
+  }
+  // attend over float16 keys/values equals the float64 formula over the same (widened) values.
+  for (int64_t d : {8, 24, 64, 80}) {
+    for (int64_t s : {1, 17, 129}) {
+      auto q = torch::randn({d}) * 2;
+      auto k = torch::randn({s, d}).to(torch::kHalf), v = torch::randn({s, d}).to(torch::kHalf);
+      std::vector<float> scores(static_cast<size_t>(s));
+      auto out = torch::empty({d});
+      const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+      gpt2::step::attend(q.data_ptr<float>(), static_cast<const uint16_t*>(k.data_ptr()),
+                         static_cast<const uint16_t*>(v.data_ptr()), s, d, scale, scores.data(), out.data_ptr<float>());
+      auto k64 = k.to(torch::kFloat64), v64 = v.to(torch::kFloat64);
+      auto p = torch::softmax(torch::mv(k64, q.to(torch::kFloat64)) * scale, 0);  // [s]
+      auto want = torch::mv(v64.t(), p);                                          // [d]
+      EXPECT_LT((out.to(torch::kFloat64) - want).abs().max().item<double>(), 1e-5) << "d " << d << " s " << s;
+    }
+  }
+}
+
+// Every weight type and KV cache type: logits of the fused step equal those of
+// the same model's libtorch-orchestrated step (last_only = false takes it) with
+// the same kernels.
+class DecodeStep
+    : public ::testing::TestWithParam<std::tuple<WeightType, int /*threads*/, torch::ScalarType /*kv cache*/>> {
  protected:
   void TearDown() override { at::set_num_threads(threads_); }
   int threads_ = at::get_num_threads();
 };
 
 TEST_P(DecodeStep, EqualsTheUnfusedStep) {
-  const auto [type, threads] = GetParam();
+  const auto [type, threads, kv] = GetParam();
   if (!gpt2::ops::kernels_active(type)) GTEST_SKIP() << "no CPU kernels for " << gpt2::ops::to_string(type);
   at::set_num_threads(threads);
   gpt2::HParams hp;
@@ -96,10 +128,12 @@ TEST_P(DecodeStep, EqualsTheUnfusedStep) {
   hp.n_layer = 2;
   gpt2::ModelOptions opt;
   opt.weight_type = type;
+  opt.kv_cache_type = kv;
   GPT2 model(gpt2::test::random_weights(hp, 5), opt);
   const int64_t B = 4;
   auto prompt = torch::randint(0, hp.n_vocab, {B, 5}, torch::kInt64);  // [B, 5]
   auto fused = model->make_cache(B), plain = model->make_cache(B);
+  ASSERT_EQ(fused.dtype(), kv);
   model->forward(prompt, fused, true);
   model->forward(prompt, plain, true);
   const int steps = 120;
@@ -127,6 +161,11 @@ TEST_P(DecodeStep, EqualsTheUnfusedStep) {
     // other step agrees like float32.
     EXPECT_GE(close, steps * 9 / 10) << name;
     EXPECT_LT(worst, 0.05) << name;
+  } else if (kv == torch::kFloat16) {
+    // The same: a key or value whose float32 differs in the last bit between the
+    // paths can round to the neighbouring float16 (2^-11 apart) now and then.
+    EXPECT_GE(close, steps * 9 / 10) << name << " with a float16 cache";
+    EXPECT_LT(worst, 1e-2) << name << " with a float16 cache";
   } else {
     EXPECT_EQ(close, steps) << name << ": summation order only, worst " << worst;
   }
@@ -135,7 +174,31 @@ TEST_P(DecodeStep, EqualsTheUnfusedStep) {
 INSTANTIATE_TEST_SUITE_P(EveryWeightType, DecodeStep,
                          ::testing::Combine(::testing::Values(WeightType::kFloat32, WeightType::kBFloat16,
                                                               WeightType::kInt8, WeightType::kInt4),
-                                            ::testing::Values(1, 2)));
+                                            ::testing::Values(1, 2), ::testing::Values(torch::kFloat32, torch::kFloat16)));
+
+// A float16 KV cache holds half the bytes and changes the logits by its rounding
+// only: keys and values off by <= 2^-11 relative each.
+TEST(KVCacheFloat16, HalfTheBytesAndCloseToFloat32) {
+  gpt2::HParams hp = gpt2::test::tiny_hparams();
+  const auto w = gpt2::test::random_weights(hp, 11);
+  gpt2::ModelOptions half;
+  half.kv_cache_type = torch::kFloat16;
+  GPT2 m32(gpt2::test::random_weights(hp, 11)), m16(gpt2::test::random_weights(hp, 11), half);
+  auto c32 = m32->make_cache(2), c16 = m16->make_cache(2);
+  EXPECT_EQ(c16.dtype(), torch::kFloat16);
+  EXPECT_EQ(2 * c16.bytes(), c32.bytes());
+  auto ids = torch::randint(0, hp.n_vocab, {2, 6}, torch::kInt64);  // [2, 6]
+  torch::Tensor a = m32->forward(ids, c32, false), b = m16->forward(ids, c16, false);  // prompt: [2, 6, V]
+  double worst = ((a - b).abs().max() / a.abs().max()).item<double>();
+  for (int step = 0; step < 8; ++step) {  // decode steps (the fused step where the CPU has it)
+    auto next = torch::randint(0, hp.n_vocab, {2, 1}, torch::kInt64);
+    torch::Tensor x = m32->forward(next, c32, true), y = m16->forward(next, c16, true);  // [2, V]
+    worst = std::max(worst, ((x - y).abs().max() / x.abs().max()).item<double>());
+  }
+  // Logits move by about the relative rounding of K and V times the attention's
+  // gain on this small random model; 2^-11 ~ 5e-4, allowed 1e-2.
+  EXPECT_LT(worst, 1e-2);
+}
 
 }  // namespace
 
