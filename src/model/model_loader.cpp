@@ -86,6 +86,8 @@ LoadedModel load_model(const ModelSpec& spec) {
   LoadedModel l;
   l.dir = resolve_model_spec_dir(spec);
   std::error_code ec;
+  // (tokenizer_for_model_dir checks this too; checked here so that a missing
+  // directory is reported before a second thread starts.)
   if (!fs::is_directory(l.dir, ec)) throw NotFoundError(l.dir.string() + ": no such model directory");
   // The vocabulary (~30 ms of JSON and merges) is read on a second thread while
   // this one maps the weights (and checks a weight cache); its errors still come
@@ -100,8 +102,7 @@ LoadedModel load_model(const ModelSpec& spec) {
     l.hp = w.hp;
     l.model = build_model(std::move(w), mo, spec, l);
   } catch (...) {
-    tokenizer.wait();
-    tokenizer.get();  // throws the vocabulary's error, if any
+    tokenizer.get();  // waits; throws the vocabulary's error, if any
     throw;
   }
   l.tokenizer = tokenizer.get();

@@ -302,6 +302,15 @@ void gemm_bf16(WeightType type, const float* xp, int64_t n, const torch::Tensor&
   const int threads = thread_count(w.numel() * static_cast<int64_t>(w.element_size()));
   const int64_t panels = (out + kernels::kPanelOutputs - 1) / kernels::kPanelOutputs;
   const int64_t tasks = threads <= 1 ? 1 : std::min<int64_t>(threads * kChunksPerThread, panels);
+  // Whatever can throw (a weight tensor of the wrong dtype) throws here: an
+  // exception must not leave the OpenMP region below (it would terminate).
+  const void* wp = nullptr;
+  switch (type) {
+    case WeightType::kBFloat16: wp = w.data_ptr<at::BFloat16>(); break;
+    case WeightType::kInt8: wp = w.data_ptr<int8_t>(); break;
+    case WeightType::kInt4: wp = w.data_ptr<uint8_t>(); break;
+    case WeightType::kFloat32: throw std::logic_error("gemm_bf16: float32 weights");
+  }
   run_on_omp_team(tasks, threads, [&](int64_t t) {
     thread_local std::vector<uint32_t> panel;
     panel.resize(static_cast<size_t>(kernels::panel_pairs(in) * kernels::kPanelOutputs));
@@ -309,12 +318,11 @@ void gemm_bf16(WeightType type, const float* xp, int64_t n, const torch::Tensor&
     for (int64_t o = o0; o < o1; o += kernels::kPanelOutputs) {
       switch (type) {
         case WeightType::kBFloat16:
-          kernels::pack_panel_bf16(reinterpret_cast<const uint16_t*>(w.data_ptr<at::BFloat16>()), in, out, o,
-                                   panel.data());
+          kernels::pack_panel_bf16(static_cast<const uint16_t*>(wp), in, out, o, panel.data());
           break;
-        case WeightType::kInt8: kernels::pack_panel_i8(w.data_ptr<int8_t>(), in, out, o, panel.data()); break;
-        case WeightType::kInt4: kernels::pack_panel_i4(w.data_ptr<uint8_t>(), in, out, o, panel.data()); break;
-        case WeightType::kFloat32: throw std::logic_error("gemm_bf16: float32 weights");
+        case WeightType::kInt8: kernels::pack_panel_i8(static_cast<const int8_t*>(wp), in, out, o, panel.data()); break;
+        case WeightType::kInt4: kernels::pack_panel_i4(static_cast<const uint8_t*>(wp), in, out, o, panel.data()); break;
+        case WeightType::kFloat32: break;  // rejected above
       }
       kernels::gemm_panel_bf16(xb, n, in, panel.data(), sp, bp, o, std::min(o1, o + kernels::kPanelOutputs), out, yp);
     }
