@@ -1,6 +1,6 @@
 #include "gpt2/checkpoint/save_model.hpp"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "gpt2/base/errors.hpp"
 #include "gpt2/base/file_io.hpp"

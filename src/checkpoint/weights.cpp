@@ -1,6 +1,6 @@
 // ModelWeights access by registry id, and the registry-driven shape check.
 #include <ATen/CPUGeneratorImpl.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "gpt2/base/format.hpp"
 #include "gpt2/base/errors.hpp"

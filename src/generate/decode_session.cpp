@@ -1,6 +1,6 @@
 #include "gpt2/generate/decode_session.hpp"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <map>
 

@@ -1,7 +1,7 @@
 #include "gpt2/generate/generate.hpp"
 
 #include <torch/cuda.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <chrono>

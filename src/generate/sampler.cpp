@@ -1,6 +1,6 @@
 #include "gpt2/generate/sampler.hpp"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <cmath>

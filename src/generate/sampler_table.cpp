@@ -2,7 +2,7 @@
 // (sampler_table.hpp). The row order is the chain order.
 #include "gpt2/generate/sampler_table.hpp"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cmath>
 #include <limits>

@@ -4,7 +4,7 @@
 #include "gpt2/kernels/ops.hpp"
 
 #include <ATen/Parallel.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <atomic>

@@ -7,7 +7,7 @@
 // ops::Projection::forward_rows call (one pool run), and the attention of all
 // (row, head) pairs is one more pool run per layer. Each row's arithmetic does
 // not depend on the other rows, so a row's logits are the same in any batch.
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <cmath>

@@ -1,6 +1,6 @@
 #include "gpt2/model/kv_cache.hpp"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <string>
 

@@ -3,7 +3,8 @@
 #include "gpt2/base/format.hpp"
 
 #include <torch/cuda.h>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <cmath>
 #include <limits>

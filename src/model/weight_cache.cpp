@@ -5,7 +5,7 @@
 
 #include <cstdlib>
 #include <nlohmann/json.hpp>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "gpt2/checkpoint/crc32c.hpp"
 #include "gpt2/base/errors.hpp"

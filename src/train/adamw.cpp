@@ -1,6 +1,7 @@
 #include "gpt2/train/adamw.hpp"
 
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <cmath>
 

@@ -3,7 +3,7 @@
 #include "gpt2/base/file_io.hpp"
 #include "gpt2/base/format.hpp"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 #include <unistd.h>
 
 #include <chrono>

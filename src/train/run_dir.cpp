@@ -3,7 +3,7 @@
 #include "gpt2/base/format.hpp"
 #include "gpt2/train/loss_plot.hpp"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <nlohmann/json.hpp>

@@ -1,7 +1,7 @@
 #include "gpt2/train/train_data.hpp"
 
 #include <sys/stat.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <cstring>

@@ -1,6 +1,6 @@
 #include "gpt2/train/trainer.hpp"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "gpt2/base/errors.hpp"
 #include "gpt2/score/score.hpp"

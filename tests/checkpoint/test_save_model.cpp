@@ -2,7 +2,7 @@
 // from both input formats; the file is what GPT2LMHeadModel.save_pretrained writes
 // (Hugging Face names, Conv1D [in, out], no lm_head); writes are atomic.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cstring>
 #include <nlohmann/json.hpp>

@@ -1,6 +1,6 @@
 // Decode sessions (gpt2/generate/decode_session.hpp): rewinding to a prefix.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "gpt2/base/errors.hpp"
 #include "gpt2/generate/decode_session.hpp"

@@ -2,7 +2,7 @@
 // safetensors) and tests/data/hf-tiny-gpt2: logits within 1e-4 at every listed
 // position, and the 20-token greedy continuations (the last one fills n_ctx).
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>

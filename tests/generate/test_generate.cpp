@@ -1,7 +1,7 @@
 // The generation loop on tiny-ref: reproducible seeds independent of batching,
 // <|endoftext|> handling, stop strings, streaming text, interruption, errors.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "gpt2/checkpoint/model_dir.hpp"
 #include "gpt2/base/errors.hpp"

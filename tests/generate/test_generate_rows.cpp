@@ -3,7 +3,7 @@
 // recomputation of its rule, and greedy decoding with penalties equals an
 // independent float64 application of the penalty formulas to full-forward logits.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <map>
 

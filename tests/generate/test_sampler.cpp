@@ -1,7 +1,8 @@
 // Sampler: the released top-k / top-p rules on crafted distributions,
 // temperature, greedy, the inverse-CDF draw and the per-sample random streams.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <cmath>
 #include <limits>

@@ -5,7 +5,7 @@
 // distribution (chi-square), and rows with different chains in one batch against
 // each row sampled alone.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <cmath>

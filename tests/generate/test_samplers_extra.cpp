@@ -1,7 +1,7 @@
 // The samplers users expect, on crafted logits with hand-computed results:
 // repetition / presence / frequency penalties, logit bias, min-p, typical-p.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <cmath>
 #include <limits>

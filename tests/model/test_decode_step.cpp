@@ -3,7 +3,8 @@
 // (src/model/step_kernels.hpp) against float64 formulas at odd sizes.
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <cmath>
 #include <cstring>

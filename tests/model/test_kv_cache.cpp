@@ -1,5 +1,5 @@
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "gpt2/base/errors.hpp"
 #include "gpt2/model/kv_cache.hpp"

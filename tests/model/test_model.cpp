@@ -1,7 +1,8 @@
 // The GPT-2 module on random weights: cache vs no cache, batch vs single rows,
 // last-position logits, input checking.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/cuda.h>
 
 #include "gpt2/base/errors.hpp"
 #include "gpt2/model/model.hpp"

@@ -1,7 +1,7 @@
 // load_model(): one call opens a model directory of either format, with one
 // tokenizer policy (the directory's own vocabulary files, else the built-in one).
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <nlohmann/json.hpp>
 

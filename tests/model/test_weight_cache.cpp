@@ -4,7 +4,7 @@
 // weight_cache = false.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <fstream>
 

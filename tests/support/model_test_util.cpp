@@ -1,6 +1,7 @@
 #include "support/model_test_util.hpp"
 
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <cstring>
 #include <stdexcept>

@@ -5,7 +5,7 @@
 // the previous checkpoint; refusals of item 7.
 #include <gtest/gtest.h>
 #include <sys/resource.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <csignal>
 

@@ -2,7 +2,8 @@
 // the text's first tokens (the inference model built from the trained weights)
 // reproduces the rest.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include "gpt2/generate/generate.hpp"
 #include "gpt2/model/model.hpp"

@@ -2,7 +2,7 @@
 // (reused while inputs are unchanged, rebuilt when content or mtime change),
 // the validation split and the window sampler.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include <filesystem>
 #include <set>

@@ -2,7 +2,8 @@
 // logits of tests/data/tiny-ref, its gradients equal central finite differences
 // in float64 (wte gathers both of its uses), and float32 gradients agree with float64.
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/utils.h>
 
 #include <nlohmann/json.hpp>
 
