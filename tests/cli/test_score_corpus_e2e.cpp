@@ -5,18 +5,12 @@
 // statistics and the corpus summary against the float64 reference
 // (tests/tools/score_reference.py -> tests/data/tiny-ref/score_expected.json).
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-#include <fcntl.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-#include <thread>
 
 #include "support/test_support.hpp"
 
@@ -149,45 +143,6 @@ TEST(ScoreCorpusE2E, ShardsUnderSlurmAndKubernetesMergeIntoOneProcess) {
   expect_error(run_gpt2({"merge-shards", (d / "mixed.jsonl").string(), k8s[2], (d / "o1").string()}), 4, "o1");
 }
 
-// Starts gpt2 with `args` and SIGKILLs it once `file` holds at least `lines`
-// records. Returns false if the run finished before that.
-bool kill_after_records(const std::vector<std::string>& args, const std::string& file, size_t lines) {
-  const pid_t pid = fork();
-  if (pid < 0) return false;
-  if (pid == 0) {
-    const int null = open("/dev/null", O_WRONLY);
-    dup2(null, 1);
-    dup2(null, 2);
-    std::vector<std::string> full = {gpt2::test::gpt2_binary().string()};
-    full.insert(full.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : full) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  int status = 0;
-  bool killed = false;
-  for (;;) {
-    std::string text;
-    if (std::filesystem::exists(file)) text = gpt2::test::read_file(file);
-    if (static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) >= lines) {
-      kill(pid, SIGKILL);
-      killed = true;
-      break;
-    }
-    if (waitpid(pid, &status, WNOHANG) == pid) return false;
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  waitpid(pid, &status, 0);
-  return killed;
-}
-
 TEST(ScoreCorpusE2E, KilledAndRerunGivesTheUninterruptedFile) {
   TempDir d("score-resume");
   const std::string in = (d / "in.jsonl").string();
@@ -201,7 +156,7 @@ TEST(ScoreCorpusE2E, KilledAndRerunGivesTheUninterruptedFile) {
   // a crash in the middle of a write leaves; then the same command again.
   const std::string part = (d / "part.jsonl").string();
   const auto args = score(in, {"--output", part, "--threads", "1"});
-  const bool killed = kill_after_records(args, part, 3);
+  const bool killed = gpt2::test::kill_gpt2_after_lines(args, part, 3);
   const std::string before = gpt2::test::read_file(part);
   const auto done = std::count(before.begin(), before.end(), '\n');
   if (killed) EXPECT_LT(done, 120) << "the kill came after the last record";
