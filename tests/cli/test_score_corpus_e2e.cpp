@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "cli/score_e2e_util.hpp"
 #include "support/test_support.hpp"
 
 using gpt2::test::run_gpt2;
@@ -20,12 +21,9 @@ using nlohmann::json;
 
 namespace {
 
-std::string tiny_ref() { return (gpt2::test::data_dir() / "tiny-ref").string(); }
+using gpt2::test::tiny_ref;
 
-const json& reference() {
-  static const json j = json::parse(gpt2::test::read_file(gpt2::test::data_dir() / "tiny-ref" / "score_expected.json"));
-  return j;
-}
+const json& reference() { return gpt2::test::score_reference(); }
 
 std::vector<std::string> lines_of(const std::string& s) {
   std::vector<std::string> out;
