@@ -1,8 +1,10 @@
 // `gpt2 score`: per-token log-probabilities, ranks and entropies, perplexity
 // and bits per byte of texts, GLTR rank buckets, an HTML report, and the
-// divergence between two precisions. The scoring itself is gpt2::Scorer
-// (include/gpt2/score.hpp); this file reads the input, maps the flags and
-// writes text / jsonl / tsv.
+// divergence between two precisions; corpus runs of --jsonl in shards
+// (--shard), resumable (--output) and summarized (--summary). The scoring
+// itself is gpt2::Scorer (include/gpt2/score.hpp), shards and the output file
+// are dataset generation's (gpt2/shard.hpp, gpt2/dataset_output.hpp); this file
+// reads the input, maps the flags and writes text / jsonl / tsv.
 
 #include <algorithm>
 #include <cmath>
@@ -20,13 +22,17 @@
 #include "cli/commands.hpp"
 #include "cli/model_options.hpp"
 #include "cli/score_html.hpp"
-#include "gpt2/base/format.hpp"
 #include "gpt2/base/errors.hpp"
 #include "gpt2/base/file_io.hpp"
+#include "gpt2/base/format.hpp"
+#include "gpt2/checkpoint/crc32c.hpp"
+#include "gpt2/dataset/dataset_output.hpp"
+#include "gpt2/dataset/shard.hpp"
 #include "gpt2/model/model.hpp"
 #include "gpt2/model/model_loader.hpp"
 #include "gpt2/score/score.hpp"
 #include "gpt2/score/score_record.hpp"
+#include "gpt2/score/score_summary.hpp"
 #include "gpt2/tokenizer/text_chunks.hpp"
 #include "gpt2/tokenizer/tokenizer.hpp"
 
@@ -53,6 +59,9 @@ struct ScoreCliOptions {
   bool skip_bad = false;
   std::string compare_dtype;
   bool verbose = false;
+  std::string shard;    // --shard i/n|auto
+  std::string output;   // --output FILE (resumable)
+  std::string summary;  // --summary FILE
 
   CLI::Option* text_opt = nullptr;
   CLI::Option* stride_opt = nullptr;
@@ -119,6 +128,7 @@ std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_hand
 // Per-document context the writer needs once the document is done.
 struct DocInfo {
   json id;                         // from the input record (null: none)
+  int64_t record = -1;             // --jsonl: the record's index (non-blank lines from 0)
   std::vector<TokenScore> tokens;  // kept only when needed (--tokens with jsonl, --html)
   std::vector<TokenId> sequence;   // kept only for --html
 };
@@ -155,32 +165,39 @@ class ScoreWriter {
     }
   }
 
+  // One --format jsonl record (no newline).
+  std::string jsonl_record(const DocInfo& info, const ScoreTotals& t) const {
+    json j;
+    if (!info.id.is_null()) j["id"] = info.id;
+    if (info.record >= 0) j["record"] = info.record;
+    j["tokens_scored"] = t.tokens_scored;
+    j["nll"] = t.nll;
+    j["mean_nll"] = t.mean_nll();
+    j["perplexity"] = t.perplexity();
+    j["bits_per_byte"] = t.bits_per_byte();
+    j["bytes"] = t.text_bytes;
+    j["mean_log_rank"] = t.mean_log_rank();
+    j["buckets"] = {{"10", t.bucket_fraction(0)},
+                    {"100", t.bucket_fraction(1)},
+                    {"1000", t.bucket_fraction(2)},
+                    {"rest", t.bucket_fraction(3)}};
+    if (t.compared) {
+      j["kl_divergence"] = t.kl_divergence();
+      j["top1_agreement"] = t.top1_agreement();
+      j["perplexity_delta"] = t.perplexity_delta();
+      j["reference_perplexity"] = t.reference_perplexity();
+    }
+    if (keeps_tokens()) {
+      json arr = json::array();
+      for (const TokenScore& s : info.tokens) arr.push_back(token_json(s));
+      j["tokens"] = std::move(arr);
+    }
+    return dump(j);
+  }
+
   void document(int64_t doc, const DocInfo& info, const ScoreTotals& t) {
     if (format_ == Format::kJsonl) {
-      json j;
-      if (!info.id.is_null()) j["id"] = info.id;
-      j["tokens_scored"] = t.tokens_scored;
-      j["nll"] = t.nll;
-      j["mean_nll"] = t.mean_nll();
-      j["perplexity"] = t.perplexity();
-      j["bits_per_byte"] = t.bits_per_byte();
-      j["bytes"] = t.text_bytes;
-      j["buckets"] = {{"10", t.bucket_fraction(0)},
-                      {"100", t.bucket_fraction(1)},
-                      {"1000", t.bucket_fraction(2)},
-                      {"rest", t.bucket_fraction(3)}};
-      if (t.compared) {
-        j["kl_divergence"] = t.kl_divergence();
-        j["top1_agreement"] = t.top1_agreement();
-        j["perplexity_delta"] = t.perplexity_delta();
-        j["reference_perplexity"] = t.reference_perplexity();
-      }
-      if (keeps_tokens()) {
-        json arr = json::array();
-        for (const TokenScore& s : info.tokens) arr.push_back(token_json(s));
-        j["tokens"] = std::move(arr);
-      }
-      out_ << dump(j) + "\n";  // one whole line per write
+      out_ << jsonl_record(info, t) + "\n";  // one whole line per write
     } else if (format_ == Format::kText) {
       std::string s = "document " + std::to_string(doc + 1);
       if (!info.id.is_null()) s += " (id " + dump(info.id) + ")";
@@ -189,7 +206,8 @@ class ScoreWriter {
            strprintf("%.4f", t.perplexity()) + ", " + strprintf("%.4f", t.bits_per_byte()) + " bits/byte\n";
       s += "  ranks: <=10 " + strprintf("%.1f", 100 * t.bucket_fraction(0)) + "%, <=100 " +
            strprintf("%.1f", 100 * t.bucket_fraction(1)) + "%, <=1000 " + strprintf("%.1f", 100 * t.bucket_fraction(2)) +
-           "%, >1000 " + strprintf("%.1f", 100 * t.bucket_fraction(3)) + "%\n";
+           "%, >1000 " + strprintf("%.1f", 100 * t.bucket_fraction(3)) + "%; mean log-rank " +
+           strprintf("%.4f", t.mean_log_rank()) + "\n";
       if (t.compared)
         s += "  vs reference: KL " + strprintf("%.6f", t.kl_divergence()) + " nats, top-1 agreement " +
              strprintf("%.2f", 100 * t.top1_agreement()) + "%, perplexity delta " + strprintf("%+.4f", t.perplexity_delta()) +
@@ -241,6 +259,12 @@ Format validate(const ScoreCliOptions& o) {
   if (o.top < 0) throw UsageError("--top must be >= 0, got " + std::to_string(o.top));
   if (!o.html.empty() && !o.jsonl.empty())
     throw UsageError("--html reports one document: use it with --text, --file or stdin, not --jsonl");
+  for (const auto& [given, name] : {std::pair{!o.shard.empty(), "--shard"}, std::pair{!o.output.empty(), "--output"},
+                                    std::pair{!o.summary.empty(), "--summary"}})
+    if (given && o.jsonl.empty()) throw UsageError(std::string(name) + " is for a corpus: use it with --jsonl FILE");
+  if ((!o.shard.empty() || !o.output.empty()) && o.format != "jsonl")
+    throw UsageError("--shard and --output write one record per line: use them with --format jsonl");
+  if (!o.shard.empty()) parse_shard(o.shard);
   o.model.spec();  // --dtype, --threads
   if (!o.compare_dtype.empty()) ops::parse_weight_type(o.compare_dtype);
   if (o.format == "text") return Format::kText;
@@ -249,25 +273,75 @@ Format validate(const ScoreCliOptions& o) {
   throw UsageError("--format must be text, jsonl or tsv, got '" + o.format + "'");
 }
 
-// First pass over a JSONL file: the numbers of its bad lines (throws on the
-// first one unless --skip-bad), so that nothing is written for a bad file.
-std::set<int64_t> check_jsonl(const ScoreCliOptions& o, const Scorer& scorer, const Tokenizer& tok) {
+// What the first pass over a JSONL file finds.
+struct JsonlCheck {
+  std::set<int64_t> bad_lines;        // line numbers (from 1)
+  std::vector<int64_t> bad_records;   // their record indices
+  int64_t records = 0;                // non-blank lines
+  int64_t bytes = 0;
+  uint32_t crc = 0;                   // crc32c of the file
+};
+
+// First pass over a JSONL file: its bad lines (throws on the first one unless
+// --skip-bad), so that nothing is written for a bad file, and its fingerprint.
+JsonlCheck check_jsonl(const ScoreCliOptions& o, const Scorer& scorer, const Tokenizer& tok) {
   std::ifstream f = open_input(o.jsonl, "--jsonl");
-  std::set<int64_t> bad;
+  JsonlCheck c;
   std::string line;
   for (int64_t n = 1; std::getline(f, line); ++n) {
+    c.crc = crc32c::extend(c.crc, line.data(), line.size());
+    c.bytes += static_cast<int64_t>(line.size());
+    if (!f.eof()) {
+      c.crc = crc32c::extend(c.crc, "\n", 1);
+      ++c.bytes;
+    }
     if (is_blank_line(line)) continue;
+    const int64_t record = c.records++;
     ScoreRecord r = parse_score_record(line);
     // Without the prefix one token is not enough; only a short text can be one token.
-    if (r.error.empty() && r.text.size() < 4096 &&
+    if (r.error.empty() && o.no_eot_prefix && r.text.size() < 4096 &&
         scorer.scored_count(static_cast<int64_t>(tok.encode(r.text, o.allow_special).size())) == 0)
       r.error = "nothing to score (one token and no <|endoftext|> prefix)";
     if (r.error.empty()) continue;
     if (!o.skip_bad) throw FormatError(o.jsonl + ":" + std::to_string(n) + ": " + r.error + " (--skip-bad skips such lines)");
-    bad.insert(n);
+    c.bad_lines.insert(n);
+    c.bad_records.push_back(record);
   }
   if (f.bad()) throw IoError("cannot read --jsonl " + o.jsonl);
-  return bad;
+  return c;
+}
+
+// The settings that determine a corpus run's records (its --output sidecar).
+json corpus_settings(const ScoreCliOptions& o, const Loaded& l, const ScoreOptions& so, const Shard& shard,
+                     const JsonlCheck& c) {
+  return {{"command", "score"},
+          {"model", o.model.model},
+          {"model_dir", l.name},
+          {"dtype", o.model.dtype},
+          {"device", l.model->device().str()},
+          {"compare_dtype", o.compare_dtype},
+          {"window", so.window},
+          {"stride", so.stride},
+          {"eot_prefix", so.eot_prefix},
+          {"allow_special", o.allow_special},
+          {"top", o.top},
+          {"tokens", o.tokens},
+          {"format", o.format},
+          {"input", {{"file", o.jsonl}, {"bytes", c.bytes}, {"crc32c", c.crc}}},
+          {"total_records", c.records},
+          {"skipped_records", c.bad_records},
+          {"shard", shard.to_string()}};
+}
+
+ScoredRecord scored_record(const ScoreTotals& t) {
+  ScoredRecord r;
+  r.tokens = t.tokens_scored;
+  r.bytes = t.text_bytes;
+  r.nll = t.nll;
+  r.perplexity = t.perplexity();
+  r.mean_log_rank = t.mean_log_rank();
+  for (size_t b = 0; b < r.buckets.size(); ++b) r.buckets[b] = t.buckets[b];
+  return r;
 }
 
 void write_html(const ScoreCliOptions& o, const Loaded& l, const DocInfo& info, const ScoreTotals& totals) {
@@ -347,6 +421,8 @@ void run_score(const ScoreCliOptions& o, CliIO& io) {
   so.eot_prefix = !o.no_eot_prefix;
   so.top = o.html.empty() ? o.top : std::max<int64_t>(o.top, 5);  // the report's tooltips show 5
   so.eot_id = tok.eot_id();
+  // Corpus runs: a record's numbers must not depend on its neighbours (shards, resume).
+  so.one_document_per_pass = !o.shard.empty() || !o.output.empty();
   so = resolve_score_options(so, loaded.model->hparams());
   Scorer scorer(*loaded.model, so, reference.model ? reference.model.get() : nullptr);
 
@@ -354,20 +430,32 @@ void run_score(const ScoreCliOptions& o, CliIO& io) {
   writer.set_compared(!o.compare_dtype.empty());
   const bool keep_tokens = writer.keeps_tokens() || !o.html.empty();
   std::deque<DocInfo> pending;  // documents queued in the scorer, oldest first
+  std::unique_ptr<ResumableOutput> out;                  // --output
+  std::vector<std::pair<uint64_t, std::string>> finished;  // records for `out` not yet appended
+  SummaryBuilder summary;                                 // --summary without --output
   scorer.on_token([&](int64_t doc, const TokenScore& t) {
     writer.token(doc, t);
     if (keep_tokens) pending.front().tokens.push_back(t);
   });
   scorer.on_document([&](int64_t doc, const ScoreTotals& totals) {
-    writer.document(doc, pending.front(), totals);
-    if (!o.html.empty()) write_html(o, loaded, pending.front(), totals);
+    const DocInfo& info = pending.front();
+    if (out) finished.push_back({static_cast<uint64_t>(info.record), writer.jsonl_record(info, totals)});
+    else writer.document(doc, info, totals);
+    if (!o.summary.empty() && !out) summary.add(info.record, scored_record(totals), o.jsonl);
+    if (!o.html.empty()) write_html(o, loaded, info, totals);
     pending.pop_front();
   });
+  // Whole records, fsynced once per forward pass that finished any.
+  auto append_finished = [&] {
+    if (!out || finished.empty()) return;
+    out->append(finished);
+    finished.clear();
+  };
 
   // One document's ids: scored (queued), its context kept until it is written.
-  auto add = [&](const std::string& t, json id) {
+  auto add = [&](const std::string& t, json id, int64_t record) {
     const std::vector<TokenId> ids = tok.encode(t, o.allow_special);
-    pending.push_back(DocInfo{std::move(id), {}, {}});
+    pending.push_back(DocInfo{std::move(id), record, {}, {}});
     if (!o.html.empty()) pending.back().sequence = scorer.sequence(ids);
     scorer.add(ids, static_cast<int64_t>(t.size()));
   };
@@ -378,7 +466,7 @@ void run_score(const ScoreCliOptions& o, CliIO& io) {
     if (whole && scorer.scored_count(static_cast<int64_t>(ids.size())) == 0)
       throw UsageError("nothing to score: one token and --no-eot-prefix gives no token a context");
     writer.header(!o.compare_dtype.empty());
-    pending.push_back(DocInfo{json(), {}, {}});
+    pending.push_back(DocInfo{json(), -1, {}, {}});
     if (!o.html.empty()) pending.back().sequence = scorer.sequence({});
     int64_t bytes = 0;
     scorer.begin_document();
@@ -392,20 +480,49 @@ void run_score(const ScoreCliOptions& o, CliIO& io) {
     }
     scorer.end_document(bytes);
   } else {
-    const std::set<int64_t> bad = check_jsonl(o, scorer, tok);
+    const JsonlCheck check = check_jsonl(o, scorer, tok);
+    const std::set<int64_t>& bad = check.bad_lines;
+    const Shard shard = o.shard.empty() ? Shard{} : parse_shard(o.shard);
+    if (!o.output.empty()) {
+      out = std::make_unique<ResumableOutput>(o.output, corpus_settings(o, loaded, so, shard, check), "record");
+      if (out->torn_bytes() > 0)
+        io.err << "gpt2: " << o.output << ": cut a torn last record (" << out->torn_bytes() << " bytes)\n";
+    }
+    if (!o.shard.empty() || out) {
+      const std::set<int64_t> bad_records(check.bad_records.begin(), check.bad_records.end());
+      int64_t owned = 0, done = 0;
+      for (int64_t k = 0; k < check.records; ++k) {
+        if (!shard.owns(k) || bad_records.count(k) > 0) continue;
+        ++owned;
+        done += out && out->has(static_cast<uint64_t>(k)) ? 1 : 0;
+      }
+      io.err << "gpt2: "
+             << describe_shard_work(shard, owned, check.records - static_cast<int64_t>(bad_records.size()), done,
+                                    "records", "score")
+             << "\n";
+    }
     writer.header(!o.compare_dtype.empty());
     std::ifstream f = open_input(o.jsonl, "--jsonl");
     std::string line;
+    int64_t record = -1;
     for (int64_t n = 1; std::getline(f, line); ++n) {
-      if (is_blank_line(line) || bad.count(n) > 0) continue;
+      if (is_blank_line(line)) continue;
+      ++record;
+      if (bad.count(n) > 0 || !shard.owns(record) || (out && out->has(static_cast<uint64_t>(record)))) continue;
       ScoreRecord r = parse_score_record(line);
-      add(r.text, std::move(r.id));
+      add(r.text, std::move(r.id), record);
+      append_finished();
     }
     if (f.bad()) throw IoError("cannot read --jsonl " + o.jsonl);
     if (!bad.empty()) io.err << "gpt2: skipped " << bad.size() << " bad line(s) of " << o.jsonl << '\n';
   }
   scorer.flush();
+  append_finished();
   io.out.flush();
+  if (!o.summary.empty()) {
+    const CorpusSummary s = out ? summarize_score_files({o.output}) : summary.summary();
+    write_corpus_summary(o.summary, s, fs::path(o.jsonl).filename().string());
+  }
   if (o.verbose) {
     const double s = scorer.seconds();
     io.err << "gpt2: scored " << scorer.tokens_scored() << " tokens (" << scorer.tokens_forwarded()
@@ -439,6 +556,15 @@ void register_score_command(CLI::App& app, CliIO& io) {
   sub->add_option("--compare-dtype", o->compare_dtype,
                   "Also score with these weights (e.g. float32) and report KL(P_compare || P_dtype), top-1 "
                   "agreement and the perplexity delta");
+  sub->add_option("--shard", o->shard,
+                  "With --jsonl: score only the records k with k mod n = i (i/n), or auto (Slurm array / Kubernetes "
+                  "Indexed Job variables)");
+  sub->add_option("--output", o->output,
+                  "With --jsonl --format jsonl: append the records to FILE (settings in FILE.meta.json); rerunning "
+                  "the same command resumes it");
+  sub->add_option("--summary", o->summary,
+                  "With --jsonl: write the corpus summary (HTML page with a perplexity histogram, or JSON when FILE "
+                  "ends in .json)");
   sub->add_flag("-v,--verbose", o->verbose, "Print load time and scoring speed (tokens/s) to stderr");
   sub->callback([o, &io] { run_score(*o, io); });
 }

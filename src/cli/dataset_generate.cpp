@@ -128,8 +128,9 @@ void run_dataset(const SampleOptions& o, CliIO& io, const std::string& single_pr
                       static_cast<uint64_t>(k)});
     }
   if (!o.shard.empty() || out)
-    io.err << "gpt2: shard " << shard.to_string() << ": " << owned << " of " << total << " samples, "
-           << (owned - static_cast<int64_t>(jobs.size())) << " already done, " << jobs.size() << " to generate\n";
+    io.err << "gpt2: "
+           << describe_shard_work(shard, owned, total, owned - static_cast<int64_t>(jobs.size()), "samples", "generate")
+           << "\n";
 
   const GenerateOptions g = generate_options(o, length, seed);
   SampleWriter writer(io.out, format, o.echo && o.mode == Mode::kConditional);

@@ -11,6 +11,8 @@
 #include <memory>
 #include <string>
 
+#include "gpt2/base/file_io.hpp"
+
 namespace gpt2::cli {
 
 namespace {
@@ -150,6 +152,50 @@ std::string render_score_html(const HtmlReport& r) {
   h += html_escape(dec.flush()) + "</div>\n<h2>Histograms</h2>\n" + rank_histogram(r.tokens) +
        probability_histogram(r.tokens) + "\n</body></html>\n";
   return h;
+}
+
+
+std::string render_corpus_summary_html(const CorpusSummary& s, const std::string& title) {
+  std::string h = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>" + html_escape(title) +
+                  " &mdash; gpt2 score corpus summary</title>\n<style>\n"
+                  "body{font-family:sans-serif;margin:24px;max-width:1100px;color:#111;background:#fff}\n"
+                  "table.summary th{text-align:left;padding-right:16px;font-weight:normal;color:#444}\n"
+                  ".key{padding:0 6px}\nfigure{display:inline-block;vertical-align:top;margin:8px 16px 8px 0}\n"
+                  "figcaption{font-size:14px;margin-bottom:4px}\n</style></head><body>\n<h1>" +
+                  html_escape(title) + "</h1>\n<table class=\"summary\">";
+  auto row = [&h](const std::string& k, const std::string& v) { h += "<tr><th>" + k + "</th><td>" + v + "</td></tr>"; };
+  row("documents", std::to_string(s.documents));
+  row("tokens scored", std::to_string(s.tokens));
+  row("bytes", std::to_string(s.bytes));
+  row("NLL", strprintf("%.4f", s.nll) + " nats (mean " + strprintf("%.4f", s.mean_nll()) + " per token)");
+  row("perplexity", strprintf("%.4f", s.perplexity()) + " (exp of the mean NLL over all tokens)");
+  row("bits per byte", strprintf("%.4f", s.bits_per_byte()));
+  row("mean log-rank", strprintf("%.4f", s.mean_log_rank()));
+  for (int b = 0; b < kBuckets; ++b)
+    row(std::string("<span class=\"key\" style=\"background:") + kColours[static_cast<size_t>(b)] + "\">" +
+            kBucketNames[static_cast<size_t>(b)] + "</span>",
+        std::to_string(s.buckets[static_cast<size_t>(b)]) + " tokens (" + strprintf("%.1f", 100 * s.bucket_share(b)) + "%)");
+  h += "</table>\n<h2>Per-document perplexity</h2>\n";
+  int first = kSummaryBins, last = -1;
+  for (int i = 0; i < kSummaryBins; ++i)
+    if (s.histogram[static_cast<size_t>(i)] > 0) first = std::min(first, i), last = i;
+  if (last >= 0) {
+    std::vector<std::string> labels;
+    std::vector<int64_t> counts;
+    for (int i = first; i <= last; ++i) {
+      labels.push_back(strprintf("%.3g", CorpusSummary::bin_lower(i)) + (i + 1 == kSummaryBins ? "+" : ""));
+      counts.push_back(s.histogram[static_cast<size_t>(i)]);
+    }
+    h += bar_chart("Documents per perplexity bin (" + std::to_string(kSummaryBinsPerDecade) +
+                       " bins per decade, labelled by their lower bound)",
+                   labels, counts, std::vector<std::string>(labels.size(), "#7fa7d8"));
+  }
+  return h + "\n</body></html>\n";
+}
+
+void write_corpus_summary(const std::string& file, const CorpusSummary& s, const std::string& title) {
+  const bool as_json = file.size() >= 5 && file.compare(file.size() - 5, 5, ".json") == 0;
+  write_file_atomic(file, as_json ? s.to_json().dump(2) + "\n" : render_corpus_summary_html(s, title));
 }
 
 }  // namespace gpt2::cli

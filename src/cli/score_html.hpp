@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "gpt2/score/score.hpp"
+#include "gpt2/score/score_summary.hpp"
 #include "gpt2/tokenizer/tokenizer.hpp"
 
 namespace gpt2::cli {
@@ -22,5 +23,13 @@ struct HtmlReport {
 };
 
 std::string render_score_html(const HtmlReport& r);
+
+// The corpus summary of `gpt2 score --summary` / `merge-shards --summary`: a
+// self-contained page with the figures and the per-document perplexity
+// histogram as inline SVG.
+std::string render_corpus_summary_html(const CorpusSummary& s, const std::string& title);
+
+// --summary FILE: JSON when FILE ends in ".json", else the HTML page; written atomically.
+void write_corpus_summary(const std::string& file, const CorpusSummary& s, const std::string& title);
 
 }  // namespace gpt2::cli

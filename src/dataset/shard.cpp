@@ -71,4 +71,10 @@ Shard parse_shard(const std::string& spec, const EnvLookup& env) {
   return checked(*i, *n, "--shard " + spec);
 }
 
+std::string describe_shard_work(const Shard& shard, int64_t owned, int64_t total, int64_t done,
+                                const std::string& items, const std::string& verb) {
+  return "shard " + shard.to_string() + ": " + std::to_string(owned) + " of " + std::to_string(total) + " " + items +
+         ", " + std::to_string(done) + " already done, " + std::to_string(owned - done) + " to " + verb;
+}
+
 }  // namespace gpt2

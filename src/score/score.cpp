@@ -64,6 +64,7 @@ int rank_bucket(int64_t rank) {
 void ScoreTotals::add(const TokenScore& t) {
   ++tokens_scored;
   nll -= t.logprob;
+  log_rank_sum += std::log(static_cast<double>(t.rank));
   ++buckets[static_cast<size_t>(rank_bucket(t.rank))];
   kl_sum += t.kl;
   top1_agreements += t.top1_agree ? 1 : 0;
@@ -78,6 +79,9 @@ double ScoreTotals::bits_per_byte() const {
 double ScoreTotals::bucket_fraction(int b) const {
   return tokens_scored ? static_cast<double>(buckets[static_cast<size_t>(b)]) / static_cast<double>(tokens_scored)
                        : 0.0;
+}
+double ScoreTotals::mean_log_rank() const {
+  return tokens_scored ? log_rank_sum / static_cast<double>(tokens_scored) : 0.0;
 }
 double ScoreTotals::kl_divergence() const {
   return tokens_scored ? kl_sum / static_cast<double>(tokens_scored) : 0.0;
@@ -207,6 +211,7 @@ void Scorer::run_batch() {
   std::vector<Job> jobs;
   int64_t longest = 0;
   for (Doc& d : docs_) {
+    if (opt_.one_document_per_pass && !jobs.empty()) break;
     bool full = false;
     while (!d.windows.empty()) {
       const ScoreWindow w = d.windows.front();

@@ -118,41 +118,6 @@ TEST(DatasetE2E, SlurmAndKubernetesArraysReproduceOneProcess) {
   EXPECT_NE(none.err.find("neither Slurm"), std::string::npos) << none.err;
 }
 
-// Starts gpt2 with `args` and SIGKILLs it once `file` holds at least `lines` records.
-void kill_after_records(const std::vector<std::string>& args, const std::string& file, size_t lines) {
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    const int null = open("/dev/null", O_WRONLY);
-    dup2(null, 1);
-    dup2(null, 2);
-    std::vector<std::string> full = {gpt2::test::gpt2_binary().string()};
-    full.insert(full.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : full) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  int status = 0;
-  for (;;) {
-    std::string text;
-    if (std::filesystem::exists(file)) text = gpt2::test::read_file(file);
-    if (static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) >= lines) {
-      kill(pid, SIGKILL);
-      break;
-    }
-    if (waitpid(pid, &status, WNOHANG) == pid) return;  // finished before the kill
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  waitpid(pid, &status, 0);
-}
-
 TEST(DatasetE2E, KillAndResumeLosesAndDoublesNothing) {
   TempDir d("resume");
   const std::vector<std::string> args = {"sample-unconditional", "--model", tiny_ref(), "--nsamples", "40",
@@ -161,7 +126,7 @@ TEST(DatasetE2E, KillAndResumeLosesAndDoublesNothing) {
   auto ref = run_gpt2({"sample-unconditional", "--model", tiny_ref(), "--nsamples", "40", "--length", "30", "--seed",
                        "8", "--format", "dataset", "--ignore-eot", "--batch-size", "7"});
   ASSERT_EQ(ref.exit_code, 0) << ref.err;
-  kill_after_records(args, (d / "out.jsonl").string(), 4);
+  gpt2::test::kill_gpt2_after_lines(args, d / "out.jsonl", 4);
   const std::string killed = gpt2::test::read_file(d / "out.jsonl");
   const auto before = std::count(killed.begin(), killed.end(), '\n');  // whole records
   // A torn last record, as a crash in the middle of a write leaves.

@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "cli/score_e2e_util.hpp"
 #include "support/test_support.hpp"
 
 using gpt2::test::run_gpt2;
@@ -19,12 +20,9 @@ using nlohmann::json;
 
 namespace {
 
-std::string tiny_ref() { return (gpt2::test::data_dir() / "tiny-ref").string(); }
+using gpt2::test::tiny_ref;
 
-const json& reference() {
-  static const json j = json::parse(gpt2::test::read_file(gpt2::test::data_dir() / "tiny-ref" / "score_expected.json"));
-  return j;
-}
+const json& reference() { return gpt2::test::score_reference(); }
 
 const json& ref_case(const std::string& name) {
   for (const json& c : reference()["cases"])
@@ -51,8 +49,9 @@ void expect_document(const json& d, const json& c, bool with_top) {
   std::set<std::string> keys;
   for (auto it = d.begin(); it != d.end(); ++it) keys.insert(it.key());
   keys.erase("id");
+  keys.erase("record");  // --jsonl: the record's index
   EXPECT_EQ(keys, (std::set<std::string>{"tokens_scored", "nll", "mean_nll", "perplexity", "bits_per_byte", "bytes",
-                                          "buckets", "tokens"}));
+                                          "mean_log_rank", "buckets", "tokens"}));
   EXPECT_EQ(d["tokens_scored"], c["tokens_scored"]);
   EXPECT_EQ(d["bytes"], c["bytes"]);
   const double n = c["tokens_scored"].get<double>();

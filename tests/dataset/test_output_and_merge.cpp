@@ -94,4 +94,55 @@ TEST(MergeShards, ExpectedCountFromTheSidecars) {
   EXPECT_EQ(merge_shards(d / "all", {d / "a", d / "b"}).records, 3);
 }
 
+
+// Score corpus runs index their records by "record" (the input's "id" can be
+// anything); the sidecars list the bad lines a run skipped, which merging does
+// not expect; shards made with other settings do not merge.
+TEST(MergeShards, RecordKeyedShardsWithSkippedRecords) {
+  test::TempDir d("records");
+  auto srec = [](uint64_t k) { return "{\"id\": \"doc\", \"record\": " + std::to_string(k) + "}"; };
+  auto settings = [](const std::string& shard) {
+    return json{{"total_records", 6}, {"skipped_records", {3}}, {"shard", shard}};
+  };
+  { ResumableOutput a(d / "a", settings("0/2"), "record"); a.append({{0, srec(0)}, {2, srec(2)}, {4, srec(4)}}); }
+  { ResumableOutput b(d / "b", settings("1/2"), "record"); b.append({{1, srec(1)}}); }
+  EXPECT_EQ(read_output_key(d / "a"), "record");
+  EXPECT_EQ(read_output_key(d / "none"), "id");
+  try {
+    merge_shards(d / "all", {d / "a", d / "b"});
+    FAIL() << "no error";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("1 of 6 records are missing (5)"), std::string::npos) << e.what();
+  }
+  {
+    ResumableOutput b(d / "b", settings("1/2"), "record");
+    EXPECT_TRUE(b.has(1));
+    EXPECT_FALSE(b.has(5));
+    b.append({{5, srec(5)}});
+  }
+  const MergeReport r = merge_shards(d / "all", {d / "b", d / "a"});
+  EXPECT_EQ(r.records, 5);
+  EXPECT_EQ(r.expected, 6);
+  EXPECT_EQ(r.skipped, 1);
+  EXPECT_EQ(r.key, "record");
+  EXPECT_EQ(test::read_file(d / "all"), srec(0) + "\n" + srec(1) + "\n" + srec(2) + "\n" + srec(4) + "\n" + srec(5) + "\n");
+  // A score file is not resumed as a generation file.
+  EXPECT_THROW(ResumableOutput(d / "a", settings("0/2")), UsageError);
+  // Shards of another command (other settings than the shard) do not merge.
+  json other = settings("1/2");
+  other["window"] = 8;
+  { ResumableOutput c(d / "c", other, "record"); c.append({{1, srec(1)}, {5, srec(5)}}); }
+  try {
+    merge_shards(d / "x", {d / "a", d / "c"});
+    FAIL() << "no error";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("other settings"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("window"), std::string::npos) << e.what();
+  }
+  // A skipped record that is present after all is an error.
+  test::write_file(d / "e", srec(3) + "\n");
+  EXPECT_THROW(merge_shards(d / "x", {d / "a", d / "b", d / "e"}), FormatError);
+  EXPECT_FALSE(std::filesystem::exists(d / "x"));
+}
+
 }  // namespace

@@ -86,6 +86,13 @@ TEST(Shard, ExplicitAndOwnership) {
     EXPECT_THROW(parse_shard(bad, env_of({})), UsageError) << bad;
 }
 
+TEST(Shard, DescribesTheWorkLeft) {
+  EXPECT_EQ(describe_shard_work(Shard{1, 3}, 5, 14, 2, "records", "score"),
+            "shard 1/3: 5 of 14 records, 2 already done, 3 to score");
+  EXPECT_EQ(describe_shard_work(Shard{}, 12, 12, 0, "samples", "generate"),
+            "shard 0/1: 12 of 12 samples, 0 already done, 12 to generate");
+}
+
 TEST(Shard, SlurmArray) {
   // sbatch --array=3-6: ids 3..6, min 3, count 4
   const Shard s = parse_shard("auto", env_of({{"SLURM_ARRAY_TASK_ID", "5"}, {"SLURM_ARRAY_TASK_MIN", "3"},

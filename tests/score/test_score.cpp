@@ -201,6 +201,9 @@ TEST(ScoreTotals, BucketsAndDerivedFigures) {
   EXPECT_DOUBLE_EQ(t.bucket_fraction(1), 0.25);
   EXPECT_DOUBLE_EQ(t.bucket_fraction(2), 0.0);
   EXPECT_DOUBLE_EQ(t.bucket_fraction(3), 0.25);
+  // ln 1 + ln 50 + ln 5000 + ln 2 = ln 500000, over 4 tokens.
+  EXPECT_NEAR(t.mean_log_rank(), std::log(500000.0) / 4, 1e-12);
+  EXPECT_EQ(gpt2::ScoreTotals{}.mean_log_rank(), 0.0);
 }
 
 TEST(Score, MatchesFloat64ReferenceEveryCase) {
@@ -384,4 +387,38 @@ TEST(Score, CompareBfloat16AgainstFloat32) {
     kl += s.kl;
   }
   EXPECT_NEAR(t.kl_divergence(), kl / static_cast<double>(r[0].tokens.size()), 1e-12);
+}
+
+// With one_document_per_pass a document's numbers depend on nothing but the
+// document: bit for bit the same scored alone, after other documents, or in
+// another order (what makes corpus shards reproduce one process exactly).
+TEST(Score, OneDocumentPerPassIsIndependentOfTheOtherDocuments) {
+  auto model = tiny_model();
+  std::vector<std::string> texts;
+  const json* first = nullptr;
+  for (const json& c : reference()["cases"])
+    if (c["eot_prefix"].get<bool>() && c["window"] == 64 && c["stride"] == 32) {
+      texts.push_back(c["text"].get<std::string>());
+      if (first == nullptr) first = &c;
+    }
+  ASSERT_GE(texts.size(), 3u);
+  auto o = options_of(*first, model->hparams());
+  o.one_document_per_pass = true;
+  o.batch_tokens = 256;
+  std::vector<std::string> reversed(texts.rbegin(), texts.rend());
+  const auto forward = score_all(*model, o, texts);
+  const auto backward = score_all(*model, o, reversed);
+  for (size_t d = 0; d < texts.size(); ++d) {
+    const auto alone = score_all(*model, o, {texts[d]})[0];
+    for (const Result* r : {&forward[d], &backward[texts.size() - 1 - d]}) {
+      ASSERT_EQ(r->tokens.size(), alone.tokens.size());
+      for (size_t i = 0; i < alone.tokens.size(); ++i) {
+        EXPECT_EQ(r->tokens[i].logprob, alone.tokens[i].logprob) << d << " " << i;
+        EXPECT_EQ(r->tokens[i].entropy, alone.tokens[i].entropy) << d << " " << i;
+        EXPECT_EQ(r->tokens[i].rank, alone.tokens[i].rank) << d << " " << i;
+      }
+      EXPECT_EQ(r->totals.nll, alone.totals.nll);
+      EXPECT_EQ(r->totals.log_rank_sum, alone.totals.log_rank_sum);
+    }
+  }
 }

@@ -14,6 +14,7 @@
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace fs = std::filesystem;
 
@@ -157,6 +158,45 @@ ProcResult run_gpt2(const std::vector<std::string>& args, const ProcOptions& opt
   std::vector<std::string> argv{gpt2_binary().string()};
   argv.insert(argv.end(), args.begin(), args.end());
   return run_process(argv, opt);
+}
+
+bool kill_gpt2_after_lines(const std::vector<std::string>& args, const std::filesystem::path& file, size_t lines,
+                           double timeout_s) {
+  std::vector<std::string> full = {gpt2_binary().string()};
+  full.insert(full.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : full) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) return false;
+  if (pid == 0) {
+    const int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  int status = 0;
+  bool killed = false;
+  for (;;) {
+    std::string text;
+    std::error_code ec;
+    if (std::filesystem::exists(file, ec)) text = read_file(file);
+    if (static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) >= lines) {
+      kill(pid, SIGKILL);
+      killed = true;
+      break;
+    }
+    if (waitpid(pid, &status, WNOHANG) == pid) return false;  // it ended before
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  waitpid(pid, &status, 0);
+  return killed;
 }
 
 }  // namespace gpt2::test

@@ -57,4 +57,10 @@ ProcResult run_process(const std::vector<std::string>& argv, const ProcOptions& 
 // Runs the gpt2 binary with `args`.
 ProcResult run_gpt2(const std::vector<std::string>& args, const ProcOptions& opt = {});
 
+// Starts the gpt2 binary with `args` (stdout and stderr to /dev/null) and
+// SIGKILLs it once `file` holds at least `lines` lines: a crash or preemption
+// in the middle of a run. False if it ended first (or after timeout_s).
+bool kill_gpt2_after_lines(const std::vector<std::string>& args, const std::filesystem::path& file, size_t lines,
+                           double timeout_s = 120);
+
 }  // namespace gpt2::test

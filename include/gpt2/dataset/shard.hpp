@@ -29,4 +29,9 @@ EnvLookup process_environment();
 // i >= n, n < 1, or "auto" without Slurm's or Kubernetes' variables.
 Shard parse_shard(const std::string& spec, const EnvLookup& env = process_environment());
 
+// What a sharded or resumed run reports before it starts: "shard i/n: OWNED of
+// TOTAL ITEMS, DONE already done, TODO to VERB".
+std::string describe_shard_work(const Shard& shard, int64_t owned, int64_t total, int64_t done,
+                                const std::string& items, const std::string& verb);
+
 }  // namespace gpt2

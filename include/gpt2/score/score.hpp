@@ -46,6 +46,12 @@ struct ScoreOptions {
   int64_t top = 0;          // most likely alternatives kept per token
   int64_t batch_tokens = 1024;  // padded tokens (rows x longest window) per forward pass; >= one window
   TokenId eot_id = 50256;   // <|endoftext|> (the prefix, and the padding of short rows)
+  // A forward pass holds the windows of one document only. Then a document's
+  // numbers depend on nothing but the document (its windows are batched the
+  // same way whatever was queued before it): shards of a corpus and a resumed
+  // run reproduce one process bit for bit. Otherwise windows of several
+  // documents share passes, and other matrix shapes change the last float32 bits.
+  bool one_document_per_pass = false;
 };
 
 // Fills in the defaults (window n_ctx, stride window/2) and checks the values
@@ -80,6 +86,7 @@ struct ScoreTotals {
   int64_t tokens_scored = 0;
   int64_t text_bytes = 0;  // UTF-8 bytes of the text (for bits per byte)
   double nll = 0;          // sum of -logprob, nats
+  double log_rank_sum = 0; // sum of ln(rank)
   std::array<int64_t, kBuckets> buckets{};
   bool compared = false;
   double kl_sum = 0;
@@ -91,6 +98,7 @@ struct ScoreTotals {
   double perplexity() const;     // exp(mean_nll)
   double bits_per_byte() const;  // nll / ln 2 / text_bytes (0 without bytes)
   double bucket_fraction(int b) const;
+  double mean_log_rank() const;  // mean of ln(rank) over the scored tokens (GLTR's / DetectGPT's log-rank)
   double kl_divergence() const;  // mean KL over scored positions
   double top1_agreement() const;
   double reference_perplexity() const;
