@@ -241,7 +241,9 @@ TEST(Engine, EachRequestAmongFifteenOthersEqualsItsSoloRun) {
     EXPECT_EQ(o.finish, solo[i].finish) << "request " << i;
     ASSERT_EQ(o.tokens.size(), solo[i].tokens.size());
     for (size_t t = 0; t < o.tokens.size(); ++t) {
-      if (reqs[i].logprobs >= 0) EXPECT_EQ(o.tokens[t].logprob, solo[i].tokens[t].logprob);
+      if (reqs[i].logprobs >= 0) {
+        EXPECT_EQ(o.tokens[t].logprob, solo[i].tokens[t].logprob);
+      }
       EXPECT_EQ(o.tokens[t].top.size(), static_cast<size_t>(std::max<int64_t>(0, reqs[i].logprobs)));
     }
   }

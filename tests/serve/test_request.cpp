@@ -164,7 +164,7 @@ TEST(ServeRequest, MutatedBodiesGiveParametersOrApiError) {
       ++accepted;
     } catch (const ApiError& e) {
       EXPECT_EQ(e.status(), 400);
-      EXPECT_NO_THROW((void)json::parse(e.body())) << s;
+      EXPECT_TRUE(json::accept(e.body())) << s;
       ++refused;
     } catch (const std::exception& e) {
       ADD_FAILURE() << "not an ApiError: " << e.what() << " for " << s;

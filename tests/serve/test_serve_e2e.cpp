@@ -89,8 +89,12 @@ void expect_error(const Reply& r, int status, const std::string& param = "", con
   EXPECT_TRUE(e["message"].is_string() && !e["message"].get<std::string>().empty()) << r.body;
   EXPECT_TRUE(e["type"].is_string()) << r.body;
   EXPECT_TRUE(e.contains("param") && e.contains("code")) << r.body;
-  if (!param.empty()) EXPECT_EQ(e["param"], param) << r.body;
-  if (!code.empty()) EXPECT_EQ(e["code"], code) << r.body;
+  if (!param.empty()) {
+    EXPECT_EQ(e["param"], param) << r.body;
+  }
+  if (!code.empty()) {
+    EXPECT_EQ(e["code"], code) << r.body;
+  }
 }
 
 std::string greedy_text(int c) {
@@ -470,7 +474,9 @@ TEST(ServeE2E, ChatCompletionsWithThePlainTemplate) {
   for (size_t i = 0; i + 1 < data.size(); ++i) {
     const json k = json::parse(data[i]);
     EXPECT_EQ(k["object"], "chat.completion.chunk");
-    if (i == 0) EXPECT_EQ(k["choices"][0]["delta"]["role"], "assistant");
+    if (i == 0) {
+      EXPECT_EQ(k["choices"][0]["delta"]["role"], "assistant");
+    }
     if (k["choices"][0]["delta"].contains("content")) text += k["choices"][0]["delta"]["content"].get<std::string>();
   }
   EXPECT_EQ(text, j["choices"][0]["message"]["content"]);
