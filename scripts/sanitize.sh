@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the libraries, gpt2 and the tests with AddressSanitizer + UndefinedBehaviorSanitizer
-# (RelWithDebInfo, -fsanitize=address,undefined -fno-omit-frame-pointer
-# -fno-sanitize-recover=undefined) in build-asan/, and run the whole CTest suite
+# (-O1 -g1: line tables for the reports at about half the compile time of -O2 -g;
+# -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+# in build-asan/, and run the whole CTest suite
 # under them. Fails on any failing test and on any sanitizer report: every report,
 # also one from a child process whose exit status a test expected to be non-zero,
 # is written to build-asan/sanitizer-reports/ and makes this script fail.
@@ -26,7 +27,9 @@ export LSAN_OPTIONS="suppressions=$ROOT/scripts/sanitizers/lsan.supp:print_suppr
 export UBSAN_OPTIONS="$common:print_stacktrace=1:halt_on_error=1"
 
 start=$(date +%s)
-cmake -S . -B "$ASAN_BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGPT2_SANITIZE=ON >/dev/null
+GEN=(); if command -v ninja >/dev/null && [ ! -f "$ASAN_BUILD_DIR/Makefile" ]; then GEN=(-G Ninja); fi
+cmake -S . -B "$ASAN_BUILD_DIR" "${GEN[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGPT2_SANITIZE=ON \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" >/dev/null
 rm -rf "$reports" && mkdir -p "$reports"
 cmake --build "$ASAN_BUILD_DIR" -j "$JOBS"
 built=$(date +%s)

@@ -1,4 +1,6 @@
-#include "gpt2/file_io.hpp"
+#include "gpt2/base/file_io.hpp"
+
+#include <sys/stat.h>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -9,7 +11,7 @@
 #include <fstream>
 #include <istream>
 
-#include "gpt2/errors.hpp"
+#include "gpt2/base/errors.hpp"
 
 namespace fs = std::filesystem;
 
@@ -87,25 +89,10 @@ void fsync_directory(const fs::path& dir) {
   if (rc != 0 && e != EINVAL) throw IoError("cannot fsync directory " + dir.string() + ": " + errno_text(e));
 }
 
-std::string format_bytes(int64_t bytes) {
-  if (bytes < 0) return "?";
-  if (bytes < 1024) return std::to_string(bytes) + " B";
-  static const char* units[] = {"KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes) / 1024.0;
-  int u = 0;
-  while (v >= 1024.0 && u < 3) {
-    v /= 1024.0;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
-  return buf;
-}
-
-std::string format_grouped(int64_t v) {
-  std::string s = std::to_string(v);
-  for (int i = static_cast<int>(s.size()) - 3; i > (s[0] == '-' ? 1 : 0); i -= 3) s.insert(static_cast<size_t>(i), ",");
-  return s;
+int64_t file_mtime_ns(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return -1;
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
 }
 
 }  // namespace gpt2

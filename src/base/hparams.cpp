@@ -1,12 +1,12 @@
-#include "gpt2/hparams.hpp"
+#include "gpt2/base/hparams.hpp"
 
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "gpt2/errors.hpp"
-#include "gpt2/file_io.hpp"
-#include "gpt2/model_names.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/base/file_io.hpp"
+#include "gpt2/base/model_names.hpp"
 
 namespace gpt2 {
 

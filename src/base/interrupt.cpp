@@ -1,4 +1,4 @@
-#include "gpt2/interrupt.hpp"
+#include "gpt2/base/interrupt.hpp"
 
 #include <csignal>
 

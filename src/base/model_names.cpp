@@ -1,8 +1,8 @@
-#include "gpt2/model_names.hpp"
+#include "gpt2/base/model_names.hpp"
 
 #include <cstdlib>
 
-#include "gpt2/errors.hpp"
+#include "gpt2/base/errors.hpp"
 
 namespace fs = std::filesystem;
 

@@ -1,8 +1,9 @@
 #include "checkpoint/checkpoint_files.hpp"
 
-#include "gpt2/errors.hpp"
-#include "gpt2/safetensors.hpp"
-#include "gpt2/tf_bundle.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/checkpoint/safetensors.hpp"
+#include "gpt2/checkpoint/tf_bundle.hpp"
+#include "gpt2/checkpoint/verify.hpp"
 
 namespace gpt2::detail {
 

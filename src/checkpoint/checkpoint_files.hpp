@@ -8,8 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "gpt2/checkpoint.hpp"
-#include "gpt2/mapped_file.hpp"
+#include "gpt2/checkpoint/model_dir.hpp"
+#include "gpt2/checkpoint/verify.hpp"
+#include "gpt2/checkpoint/mapped_file.hpp"
 
 namespace gpt2::detail {
 

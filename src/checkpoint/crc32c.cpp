@@ -1,4 +1,4 @@
-#include "gpt2/crc32c.hpp"
+#include "gpt2/checkpoint/crc32c.hpp"
 
 #include <array>
 #include <cstring>

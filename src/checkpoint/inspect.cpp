@@ -3,8 +3,10 @@
 
 #include "checkpoint/checkpoint_files.hpp"
 #include "checkpoint/weight_names.hpp"
-#include "gpt2/checkpoint.hpp"
-#include "gpt2/errors.hpp"
+#include "gpt2/checkpoint/model_dir.hpp"
+#include "gpt2/checkpoint/inspect.hpp"
+#include "gpt2/checkpoint/verify.hpp"
+#include "gpt2/base/errors.hpp"
 
 namespace gpt2 {
 

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "gpt2/errors.hpp"
+#include "gpt2/base/errors.hpp"
 
 namespace gpt2::pb {
 

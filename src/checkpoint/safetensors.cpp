@@ -1,11 +1,11 @@
-#include "gpt2/safetensors.hpp"
+#include "gpt2/checkpoint/safetensors.hpp"
 
 #include <algorithm>
 #include <array>
 #include <nlohmann/json.hpp>
 
-#include "gpt2/errors.hpp"
-#include "gpt2/mapped_file.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/checkpoint/mapped_file.hpp"
 
 namespace gpt2::st {
 namespace {

@@ -2,9 +2,10 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "gpt2/errors.hpp"
-#include "gpt2/file_io.hpp"
-#include "gpt2/safetensors.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/base/file_io.hpp"
+#include "gpt2/checkpoint/safetensors.hpp"
+#include "gpt2/checkpoint/safetensors_writer.hpp"
 
 namespace gpt2::st {
 

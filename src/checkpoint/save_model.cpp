@@ -1,10 +1,11 @@
-#include "gpt2/save_model.hpp"
+#include "gpt2/checkpoint/save_model.hpp"
 
 #include <torch/torch.h>
 
-#include "gpt2/errors.hpp"
-#include "gpt2/file_io.hpp"
-#include "gpt2/safetensors.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/base/file_io.hpp"
+#include "gpt2/checkpoint/safetensors.hpp"
+#include "gpt2/checkpoint/safetensors_writer.hpp"
 
 namespace fs = std::filesystem;
 

@@ -1,4 +1,4 @@
-#include "gpt2/tf_bundle.hpp"
+#include "gpt2/checkpoint/tf_bundle.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -6,9 +6,9 @@
 
 #include "checkpoint/protobuf_wire.hpp"
 #include "checkpoint/tf_table.hpp"
-#include "gpt2/crc32c.hpp"
-#include "gpt2/errors.hpp"
-#include "gpt2/mapped_file.hpp"
+#include "gpt2/checkpoint/crc32c.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/checkpoint/mapped_file.hpp"
 
 namespace gpt2::tf {
 namespace {

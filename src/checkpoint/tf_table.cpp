@@ -6,8 +6,8 @@
 #include <string_view>
 
 #include "checkpoint/protobuf_wire.hpp"
-#include "gpt2/crc32c.hpp"
-#include "gpt2/errors.hpp"
+#include "gpt2/checkpoint/crc32c.hpp"
+#include "gpt2/base/errors.hpp"
 
 namespace gpt2::tf {
 namespace {

@@ -4,9 +4,10 @@
 
 #include "checkpoint/checkpoint_files.hpp"
 #include "checkpoint/weight_assignment.hpp"
-#include "gpt2/checkpoint.hpp"
-#include "gpt2/crc32c.hpp"
-#include "gpt2/errors.hpp"
+#include "gpt2/checkpoint/model_dir.hpp"
+#include "gpt2/checkpoint/verify.hpp"
+#include "gpt2/checkpoint/crc32c.hpp"
+#include "gpt2/base/errors.hpp"
 
 namespace gpt2 {
 

@@ -1,5 +1,7 @@
 #include "checkpoint/weight_assignment.hpp"
 
+#include "gpt2/base/format.hpp"
+
 namespace gpt2::detail {
 
 Assignment assign_tensors(const CheckpointFiles& ck, const HParams& hp) {

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "gpt2/hparams.hpp"
-#include "gpt2/weight_registry.hpp"
-#include "gpt2/weights.hpp"
+#include "gpt2/base/hparams.hpp"
+#include "gpt2/checkpoint/weight_registry.hpp"
+#include "gpt2/checkpoint/weights.hpp"
 
 namespace gpt2::detail {
 

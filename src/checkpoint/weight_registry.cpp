@@ -1,4 +1,4 @@
-#include "gpt2/weight_registry.hpp"
+#include "gpt2/checkpoint/weight_registry.hpp"
 
 #include <array>
 
@@ -70,10 +70,5 @@ std::string weight_hf_name(const WeightId& id, bool with_prefix) {
   return with_prefix ? "transformer." + name : name;
 }
 
-std::string shape_string(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
 
 }  // namespace gpt2

@@ -2,8 +2,9 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
-#include "gpt2/errors.hpp"
-#include "gpt2/weights.hpp"
+#include "gpt2/base/format.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/checkpoint/weights.hpp"
 
 namespace gpt2 {
 

@@ -5,13 +5,13 @@
 #include <vector>
 
 #include "cli/commands.hpp"
-#include "gpt2/bench.hpp"
-#include "gpt2/errors.hpp"
-#include "gpt2/model.hpp"
-#include "gpt2/model_names.hpp"
-#include "gpt2/save_model.hpp"
-#include "gpt2/tokenizer.hpp"
-#include "gpt2/weights.hpp"
+#include "gpt2/bench/bench.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/model/model.hpp"
+#include "gpt2/base/model_names.hpp"
+#include "gpt2/checkpoint/save_model.hpp"
+#include "gpt2/tokenizer/tokenizer.hpp"
+#include "gpt2/checkpoint/weights.hpp"
 
 namespace gpt2::cli {
 

@@ -10,11 +10,14 @@
 #include <string>
 
 #include "cli/commands.hpp"
-#include "gpt2/file_io.hpp"
-#include "gpt2/checkpoint.hpp"
-#include "gpt2/errors.hpp"
-#include "gpt2/model_loader.hpp"
-#include "gpt2/model_names.hpp"
+#include "gpt2/base/format.hpp"
+#include "gpt2/base/file_io.hpp"
+#include "gpt2/checkpoint/model_dir.hpp"
+#include "gpt2/checkpoint/inspect.hpp"
+#include "gpt2/checkpoint/verify.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/model/model_loader.hpp"
+#include "gpt2/base/model_names.hpp"
 
 namespace gpt2::cli {
 

@@ -6,10 +6,10 @@
 #include <string>
 
 #include "cli/commands.hpp"
-#include "gpt2/download.hpp"
-#include "gpt2/interrupt.hpp"
-#include "gpt2/model_names.hpp"
-#include "gpt2/progress.hpp"
+#include "gpt2/download/downloader.hpp"
+#include "gpt2/base/interrupt.hpp"
+#include "gpt2/base/model_names.hpp"
+#include "gpt2/download/progress.hpp"
 
 namespace gpt2::cli {
 

@@ -11,72 +11,35 @@
 
 #include "cli/commands.hpp"
 #include "cli/model_options.hpp"
-#include "gpt2/errors.hpp"
-#include "gpt2/file_io.hpp"
-#include "gpt2/finetune.hpp"
-#include "gpt2/interrupt.hpp"
-#include "gpt2/progress.hpp"
+#include "gpt2/base/format.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/base/file_io.hpp"
+#include "gpt2/train/finetune.hpp"
+#include "gpt2/base/interrupt.hpp"
+#include "gpt2/download/progress.hpp"
 
 namespace gpt2::cli {
 
 namespace {
 
+// The library's options, bound straight to the flags, plus what only the CLI has.
 struct FinetuneCliOptions {
-  ModelCliOptions model;
-  std::vector<std::string> data;
-  std::string run;
-  bool overwrite = false;
-  int64_t steps = 1000;
-  int64_t seq = 0;
-  int64_t batch = 1;
-  int64_t accumulate = 1;
-  double lr = 1e-4;
-  int64_t warmup = 0;
-  std::string schedule = "constant";
-  double weight_decay = 0;
-  double clip = 1.0;
-  uint64_t seed = 0;
-  double val_fraction = 0.05;
-  int64_t eval_every = 100;
-  int64_t sample_every = 100;
-  int64_t sample_length = 64;
-  int64_t save_every = 500;
-  double max_memory_gib = 0;
+  FinetuneOptions lib;
+  ModelCliOptions model;            // -> lib.base
+  std::string schedule = "constant";  // -> lib.schedule
+  double max_memory_gib = 0;          // -> lib.memory_limit
   std::string format = "text";
-  CLI::Option* seed_opt = nullptr;
+  CLI::Option* seed_opt = nullptr;    // -> lib.seed_given
 };
-
-std::string fixed(double v, int digits) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-  return buf;
-}
 
 FinetuneOptions to_library(const FinetuneCliOptions& c) {
   if (c.format != "text" && c.format != "jsonl")
     throw UsageError("--format must be text or jsonl, got '" + c.format + "'");
   if (c.max_memory_gib < 0) throw UsageError("--max-memory must be >= 0 GiB");
-  FinetuneOptions o;
+  FinetuneOptions o = c.lib;
   o.base = c.model.spec();
-  o.data = c.data;
-  o.run = c.run;
-  o.overwrite = c.overwrite;
-  o.steps = c.steps;
-  o.seq = c.seq;
-  o.batch = c.batch;
-  o.accumulate = c.accumulate;
-  o.lr = c.lr;
-  o.warmup = c.warmup;
   o.schedule = parse_lr_schedule(c.schedule);
-  o.weight_decay = c.weight_decay;
-  o.clip = c.clip;
-  o.seed = c.seed;
   o.seed_given = c.seed_opt->count() > 0;
-  o.val_fraction = c.val_fraction;
-  o.eval_every = c.eval_every;
-  o.sample_every = c.sample_every;
-  o.sample_length = c.sample_length;
-  o.save_every = c.save_every;
   o.memory_limit = static_cast<int64_t>(c.max_memory_gib * 1024.0 * 1024.0 * 1024.0);
   return o;
 }
@@ -113,9 +76,9 @@ class ConsoleObserver : public FinetuneObserver {
     }
     const double spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
     const double eta = spent / static_cast<double>(p.step - start_step_) * static_cast<double>(total - p.step);
-    std::string line = "step " + std::to_string(p.step) + "/" + std::to_string(total) + " loss " + fixed(p.loss, 4);
-    if (last_val_ >= 0) line += " val " + fixed(last_val_, 4) + " (ppl " + fixed(std::exp(last_val_), 2) + ")";
-    line += " lr " + fixed(p.lr * 1e4, 3) + "e-4 " + fixed(p.tokens_per_s, 0) + " tok/s ETA " + format_duration(eta);
+    std::string line = "step " + std::to_string(p.step) + "/" + std::to_string(total) + " loss " + strprintf("%.4f", p.loss);
+    if (last_val_ >= 0) line += " val " + strprintf("%.4f", last_val_) + " (ppl " + strprintf("%.2f", std::exp(last_val_)) + ")";
+    line += " lr " + strprintf("%.3f", p.lr * 1e4) + "e-4 " + strprintf("%.0f", p.tokens_per_s) + " tok/s ETA " + format_duration(eta);
     if (bar_) {
       const int width = 24;
       const int filled = static_cast<int>(width * p.step / std::max<int64_t>(1, total));
@@ -163,8 +126,8 @@ void run_finetune(const FinetuneCliOptions& c, CliIO& io) {
   if (r.interrupted)
     throw InterruptedError("interrupted at step " + std::to_string(r.step) + "; " + r.run_dir.string() +
                            " holds it (rerun the same command to continue)");
-  io.err << "gpt2: done: " << r.run_dir.string() << " at step " << r.step << ", loss " << fixed(r.loss, 4);
-  if (r.val_loss >= 0) io.err << ", validation loss " << fixed(r.val_loss, 4);
+  io.err << "gpt2: done: " << r.run_dir.string() << " at step " << r.step << ", loss " << strprintf("%.4f", r.loss);
+  if (r.val_loss >= 0) io.err << ", validation loss " << strprintf("%.4f", r.val_loss);
   io.err << "\n";
 }
 
@@ -175,31 +138,31 @@ void register_finetune_command(CLI::App& app, CliIO& io) {
   CLI::App* f = app.add_subcommand(
       "finetune", "Train a model on your text (resumable): writes <models-dir>/<run>/, a model directory");
   o->model.add_to(f);
-  f->add_option("--data", o->data, "Training text: a file (documents separated by <|endoftext|>), a .jsonl file "
+  f->add_option("--data", o->lib.data, "Training text: a file (documents separated by <|endoftext|>), a .jsonl file "
                                    "({\"text\": ...} per line) or a directory of .txt files (repeatable)");
-  f->add_option("--run", o->run, "Name of the run directory under --models-dir (or a path with a '/')");
-  f->add_flag("--overwrite", o->overwrite, "Replace an existing directory that is not a run of gpt2 finetune");
-  f->add_option("--steps", o->steps, "Total optimizer steps of the run (rerun with more to continue)")
+  f->add_option("--run", o->lib.run, "Name of the run directory under --models-dir (or a path with a '/')");
+  f->add_flag("--overwrite", o->lib.overwrite, "Replace an existing directory that is not a run of gpt2 finetune");
+  f->add_option("--steps", o->lib.steps, "Total optimizer steps of the run (rerun with more to continue)")
       ->capture_default_str();
-  f->add_option("--seq", o->seq, "Tokens per training window (default: min(n_ctx, 1024))");
-  f->add_option("--batch", o->batch, "Windows per micro-batch")->capture_default_str();
-  f->add_option("--accumulate", o->accumulate, "Micro-batches per optimizer step")->capture_default_str();
-  f->add_option("--lr", o->lr, "Peak learning rate (AdamW)")->capture_default_str();
-  f->add_option("--warmup", o->warmup, "Steps of linear learning-rate warm-up")->capture_default_str();
+  f->add_option("--seq", o->lib.seq, "Tokens per training window (default: min(n_ctx, 1024))");
+  f->add_option("--batch", o->lib.batch, "Windows per micro-batch")->capture_default_str();
+  f->add_option("--accumulate", o->lib.accumulate, "Micro-batches per optimizer step")->capture_default_str();
+  f->add_option("--lr", o->lib.lr, "Peak learning rate (AdamW)")->capture_default_str();
+  f->add_option("--warmup", o->lib.warmup, "Steps of linear learning-rate warm-up")->capture_default_str();
   f->add_option("--schedule", o->schedule, "After warm-up: constant or cosine (to 0 at --steps)")
       ->capture_default_str();
-  f->add_option("--weight-decay", o->weight_decay, "AdamW decoupled weight decay (matrices only)")
+  f->add_option("--weight-decay", o->lib.weight_decay, "AdamW decoupled weight decay (matrices only)")
       ->capture_default_str();
-  f->add_option("--clip", o->clip, "Clip the gradient norm to this (0: off)")->capture_default_str();
-  o->seed_opt = f->add_option("--seed", o->seed, "Seed of the window sampler (default: random; a run keeps its own)");
-  f->add_option("--val-fraction", o->val_fraction,
+  f->add_option("--clip", o->lib.clip, "Clip the gradient norm to this (0: off)")->capture_default_str();
+  o->seed_opt = f->add_option("--seed", o->lib.seed, "Seed of the window sampler (default: random; a run keeps its own)");
+  f->add_option("--val-fraction", o->lib.val_fraction,
                 "Held-out validation share: whole last documents, or the stream's tail (0: none)")
       ->capture_default_str();
-  f->add_option("--eval-every", o->eval_every, "Validation loss every N steps (and at the end; 0: end only)")
+  f->add_option("--eval-every", o->lib.eval_every, "Validation loss every N steps (and at the end; 0: end only)")
       ->capture_default_str();
-  f->add_option("--sample-every", o->sample_every, "Print a sample every N steps (0: never)")->capture_default_str();
-  f->add_option("--sample-length", o->sample_length, "Tokens per sample")->capture_default_str();
-  f->add_option("--save-every", o->save_every, "Checkpoint every N steps (always at the end and on Ctrl-C; 0: only then)")
+  f->add_option("--sample-every", o->lib.sample_every, "Print a sample every N steps (0: never)")->capture_default_str();
+  f->add_option("--sample-length", o->lib.sample_length, "Tokens per sample")->capture_default_str();
+  f->add_option("--save-every", o->lib.save_every, "Checkpoint every N steps (always at the end and on Ctrl-C; 0: only then)")
       ->capture_default_str();
   f->add_option("--max-memory", o->max_memory_gib, "Refuse to start above this many GiB (default: MemAvailable)");
   f->add_option("--format", o->format, "Log: text (progress bar on a terminal) or jsonl records on stdout")

@@ -12,13 +12,13 @@
 
 #include "cli/commands.hpp"
 #include "cli/sample_options.hpp"
-#include "gpt2/context.hpp"
-#include "gpt2/errors.hpp"
-#include "gpt2/file_io.hpp"
-#include "gpt2/generate.hpp"
-#include "gpt2/interrupt.hpp"
-#include "gpt2/model_loader.hpp"
-#include "gpt2/tokenizer.hpp"
+#include "gpt2/generate/context.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/base/file_io.hpp"
+#include "gpt2/generate/generate.hpp"
+#include "gpt2/base/interrupt.hpp"
+#include "gpt2/model/model_loader.hpp"
+#include "gpt2/tokenizer/tokenizer.hpp"
 
 namespace gpt2::cli {
 
@@ -175,25 +175,7 @@ void add_common_options(CLI::App* sub, SampleOptions& o) {
   sub->add_option("--batch-size", o.batch_size,
                   "Samples computed together (must divide --nsamples, except in dataset runs)")
       ->capture_default_str();
-  sub->add_option("--temperature", o.temperature, "Softmax temperature; 0 = greedy")->capture_default_str();
-  sub->add_option("--top-k", o.top_k, "Keep the k most likely tokens (ties included); 0 = off; 40 recommended")
-      ->capture_default_str();
-  sub->add_option("--top-p", o.top_p, "Nucleus sampling: smallest prefix of probability <= p; 1 = off")
-      ->capture_default_str();
-  sub->add_option("--repetition-penalty", o.repetition_penalty,
-                  "Hugging Face's rule over every context token (prompt included): logit/R if > 0, else logit*R; 1 = off")
-      ->capture_default_str();
-  sub->add_option("--presence-penalty", o.presence_penalty,
-                  "OpenAI's rule: subtract A from the logit of every token generated so far; -2..2, 0 = off")
-      ->capture_default_str();
-  sub->add_option("--frequency-penalty", o.frequency_penalty,
-                  "OpenAI's rule: subtract B x (times generated) from a token's logit; -2..2, 0 = off")
-      ->capture_default_str();
-  sub->add_option("--logit-bias", o.logit_bias, "ID=BIAS added to that token's logit (repeatable); -inf or <= -100 bans it");
-  sub->add_option("--min-p", o.min_p, "After temperature, keep tokens with probability >= P x the top one; 0 = off")
-      ->capture_default_str();
-  sub->add_option("--typical-p", o.typical_p, "Locally typical sampling (Hugging Face's TypicalLogitsWarper); 1 = off")
-      ->capture_default_str();
+  o.sampling.add_to(sub);
   sub->add_flag("--context-shift", o.context_shift,
                 "Generate past n_ctx: when the context is full, keep its last n_ctx/2 tokens and go on");
   sub->add_option("--shard", o.shard,

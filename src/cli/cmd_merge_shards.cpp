@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "cli/commands.hpp"
-#include "gpt2/dataset_output.hpp"
-#include "gpt2/errors.hpp"
+#include "gpt2/dataset/dataset_output.hpp"
+#include "gpt2/base/errors.hpp"
 
 namespace gpt2::cli {
 

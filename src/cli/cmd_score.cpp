@@ -20,14 +20,15 @@
 #include "cli/commands.hpp"
 #include "cli/model_options.hpp"
 #include "cli/score_html.hpp"
-#include "gpt2/errors.hpp"
-#include "gpt2/file_io.hpp"
-#include "gpt2/model.hpp"
-#include "gpt2/model_loader.hpp"
-#include "gpt2/score.hpp"
-#include "gpt2/score_record.hpp"
-#include "gpt2/text_chunks.hpp"
-#include "gpt2/tokenizer.hpp"
+#include "gpt2/base/format.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/base/file_io.hpp"
+#include "gpt2/model/model.hpp"
+#include "gpt2/model/model_loader.hpp"
+#include "gpt2/score/score.hpp"
+#include "gpt2/score/score_record.hpp"
+#include "gpt2/tokenizer/text_chunks.hpp"
+#include "gpt2/tokenizer/tokenizer.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -113,12 +114,6 @@ std::string tsv_escape(const std::string& s) {
   return out;
 }
 
-std::string num(double v, const char* f = "%.6g") {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 // Per-document context the writer needs once the document is done.
@@ -144,18 +139,18 @@ class ScoreWriter {
   void token(int64_t doc, const TokenScore& t) {
     if (format_ == Format::kTsv) {
       std::string row = std::to_string(doc + 1) + '\t' + std::to_string(t.index) + '\t' + std::to_string(t.id) +
-                        '\t' + tsv_escape(tok_.token_bytes(t.id)) + '\t' + num(t.logprob, "%.9g") + '\t' +
-                        std::to_string(t.rank) + '\t' + num(t.entropy, "%.9g");
-      if (compared_) row += '\t' + num(t.kl, "%.9g") + '\t' + (t.top1_agree ? "1" : "0");
+                        '\t' + tsv_escape(tok_.token_bytes(t.id)) + '\t' + strprintf("%.9g", t.logprob) + '\t' +
+                        std::to_string(t.rank) + '\t' + strprintf("%.9g", t.entropy);
+      if (compared_) row += '\t' + strprintf("%.9g", t.kl) + '\t' + (t.top1_agree ? "1" : "0");
       if (top_ > 0) {
         row += '\t';
         for (size_t k = 0; k < t.top.size() && static_cast<int64_t>(k) < top_; ++k)
-          row += (k ? " " : "") + std::to_string(t.top[k].id) + ":" + num(t.top[k].logprob, "%.6g");
+          row += (k ? " " : "") + std::to_string(t.top[k].id) + ":" + strprintf("%.6g", t.top[k].logprob);
       }
       out_ << row << '\n';
     } else if (format_ == Format::kText && with_tokens_) {
-      out_ << num(static_cast<double>(t.index), "%6.0f") << "  " << num(t.logprob, "%10.4f") << "  rank "
-           << num(static_cast<double>(t.rank), "%6.0f") << "  entropy " << num(t.entropy, "%7.3f") << "  "
+      out_ << strprintf("%6.0f", static_cast<double>(t.index)) << "  " << strprintf("%10.4f", t.logprob) << "  rank "
+           << strprintf("%6.0f", static_cast<double>(t.rank)) << "  entropy " << strprintf("%7.3f", t.entropy) << "  "
            << dump(json(tok_.token_bytes(t.id))) << '\n';
     }
   }
@@ -190,15 +185,15 @@ class ScoreWriter {
       std::string s = "document " + std::to_string(doc + 1);
       if (!info.id.is_null()) s += " (id " + dump(info.id) + ")";
       s += ": " + std::to_string(t.tokens_scored) + " tokens scored, " + std::to_string(t.text_bytes) + " bytes\n";
-      s += "  nll " + num(t.nll, "%.4f") + " nats, mean " + num(t.mean_nll(), "%.4f") + ", perplexity " +
-           num(t.perplexity(), "%.4f") + ", " + num(t.bits_per_byte(), "%.4f") + " bits/byte\n";
-      s += "  ranks: <=10 " + num(100 * t.bucket_fraction(0), "%.1f") + "%, <=100 " +
-           num(100 * t.bucket_fraction(1), "%.1f") + "%, <=1000 " + num(100 * t.bucket_fraction(2), "%.1f") +
-           "%, >1000 " + num(100 * t.bucket_fraction(3), "%.1f") + "%\n";
+      s += "  nll " + strprintf("%.4f", t.nll) + " nats, mean " + strprintf("%.4f", t.mean_nll()) + ", perplexity " +
+           strprintf("%.4f", t.perplexity()) + ", " + strprintf("%.4f", t.bits_per_byte()) + " bits/byte\n";
+      s += "  ranks: <=10 " + strprintf("%.1f", 100 * t.bucket_fraction(0)) + "%, <=100 " +
+           strprintf("%.1f", 100 * t.bucket_fraction(1)) + "%, <=1000 " + strprintf("%.1f", 100 * t.bucket_fraction(2)) +
+           "%, >1000 " + strprintf("%.1f", 100 * t.bucket_fraction(3)) + "%\n";
       if (t.compared)
-        s += "  vs reference: KL " + num(t.kl_divergence(), "%.6f") + " nats, top-1 agreement " +
-             num(100 * t.top1_agreement(), "%.2f") + "%, perplexity delta " + num(t.perplexity_delta(), "%+.4f") +
-             " (reference " + num(t.reference_perplexity(), "%.4f") + ")\n";
+        s += "  vs reference: KL " + strprintf("%.6f", t.kl_divergence()) + " nats, top-1 agreement " +
+             strprintf("%.2f", 100 * t.top1_agreement()) + "%, perplexity delta " + strprintf("%+.4f", t.perplexity_delta()) +
+             " (reference " + strprintf("%.4f", t.reference_perplexity()) + ")\n";
       out_ << s;
     }
     out_.flush();
@@ -414,9 +409,9 @@ void run_score(const ScoreCliOptions& o, CliIO& io) {
   if (o.verbose) {
     const double s = scorer.seconds();
     io.err << "gpt2: scored " << scorer.tokens_scored() << " tokens (" << scorer.tokens_forwarded()
-           << " window positions) in " << num(s, "%.2f") << " s: "
-           << num(s > 0 ? static_cast<double>(scorer.tokens_scored()) / s : 0, "%.1f") << " scored tokens/s, "
-           << num(s > 0 ? static_cast<double>(scorer.tokens_forwarded()) / s : 0, "%.1f") << " forwarded tokens/s\n";
+           << " window positions) in " << strprintf("%.2f", s) << " s: "
+           << strprintf("%.1f", s > 0 ? static_cast<double>(scorer.tokens_scored()) / s : 0) << " scored tokens/s, "
+           << strprintf("%.1f", s > 0 ? static_cast<double>(scorer.tokens_forwarded()) / s : 0) << " forwarded tokens/s\n";
   }
 }
 

@@ -12,8 +12,8 @@
 
 #include "cli/commands.hpp"
 #include "cli/model_options.hpp"
-#include "gpt2/errors.hpp"
-#include "gpt2/model_loader.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/model/model_loader.hpp"
 #include "gpt2/serve/engine.hpp"
 #include "gpt2/serve/server.hpp"
 

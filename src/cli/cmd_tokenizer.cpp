@@ -16,11 +16,11 @@
 #include <vector>
 
 #include "cli/commands.hpp"
-#include "gpt2/errors.hpp"
-#include "gpt2/file_io.hpp"
-#include "gpt2/model_loader.hpp"
-#include "gpt2/model_names.hpp"
-#include "gpt2/tokenizer.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/base/file_io.hpp"
+#include "gpt2/model/model_loader.hpp"
+#include "gpt2/base/model_names.hpp"
+#include "gpt2/tokenizer/tokenizer.hpp"
 
 namespace gpt2::cli {
 

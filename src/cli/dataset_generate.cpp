@@ -6,14 +6,14 @@
 #include <memory>
 
 #include "cli/sample_options.hpp"
-#include "gpt2/crc32c.hpp"
-#include "gpt2/dataset_output.hpp"
-#include "gpt2/errors.hpp"
-#include "gpt2/file_io.hpp"
-#include "gpt2/interrupt.hpp"
-#include "gpt2/prompt_file.hpp"
-#include "gpt2/sample_jobs.hpp"
-#include "gpt2/shard.hpp"
+#include "gpt2/checkpoint/crc32c.hpp"
+#include "gpt2/dataset/dataset_output.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/base/file_io.hpp"
+#include "gpt2/base/interrupt.hpp"
+#include "gpt2/dataset/prompt_file.hpp"
+#include "gpt2/dataset/sample_jobs.hpp"
+#include "gpt2/dataset/shard.hpp"
 
 namespace gpt2::cli {
 
@@ -51,6 +51,7 @@ nlohmann::json run_settings(const SampleOptions& o, int64_t length, const Loaded
 
 struct PromptSet {
   std::vector<std::vector<TokenId>> ids;  // per prompt
+  std::vector<std::shared_ptr<const RowSettings>> settings;  // per prompt: its record's own settings, or nullptr
   std::vector<PromptRecord> records;      // --prompts only
   std::string crc;                        // crc32c of the --prompts file
 };
@@ -61,17 +62,24 @@ PromptSet prompt_set(const SampleOptions& o, const LoadedModel& l, int64_t lengt
   PromptSet p;
   if (o.mode == Mode::kUnconditional) {
     p.ids.push_back({l.tokenizer->eot_id()});  // as released: <|endoftext|>
+    p.settings.push_back(nullptr);
     return p;
   }
   if (o.prompts.empty()) {
     p.ids.push_back(fit_prompt(l.tokenizer->encode_ordinary(single), length, o, l.hp, err));
+    p.settings.push_back(nullptr);
     return p;
   }
   p.records = std::move(records);
   p.crc = std::to_string(crc32c::value(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+  const SamplingOptions base = sampling_options(o);
   for (const PromptRecord& r : p.records) {
     try {
-      p.ids.push_back(fit_prompt(l.tokenizer->encode_ordinary(r.text), length, o, l.hp, err));
+      // A record's own settings (sampler keys, "seed", "length"/"max_tokens", "stop") override the flags.
+      std::shared_ptr<const RowSettings> own = row_settings_from_json(r.fields, base, l.tokenizer->vocab_size());
+      const int64_t own_length = own && own->length ? *own->length : length;
+      p.ids.push_back(fit_prompt(l.tokenizer->encode_ordinary(r.text), own_length, o, l.hp, err));
+      p.settings.push_back(std::move(own));
     } catch (const UsageError& e) {
       throw UsageError(o.prompts + " line " + std::to_string(r.line) + ": " + e.what());
     }
@@ -116,7 +124,8 @@ void run_dataset(const SampleOptions& o, CliIO& io, const std::string& single_pr
       if (!shard.owns(from_file ? p : static_cast<int64_t>(id))) continue;
       ++owned;
       if (out && out->has(id)) continue;
-      jobs.push_back({id, p, prompts.ids[static_cast<size_t>(p)]});
+      jobs.push_back({id, p, prompts.ids[static_cast<size_t>(p)], prompts.settings[static_cast<size_t>(p)],
+                      static_cast<uint64_t>(k)});
     }
   if (!o.shard.empty() || out)
     io.err << "gpt2: shard " << shard.to_string() << ": " << owned << " of " << total << " samples, "
@@ -138,9 +147,12 @@ void run_dataset(const SampleOptions& o, CliIO& io, const std::string& single_pr
       if (o.format == "dataset") {
         records.push_back({job.id, dataset_record(job.id, row, pid)});
       } else if (o.format == "jsonl") {
+        nlohmann::json row_settings = settings;  // the run's, with the prompt's own on top
+        if (job.settings) row_settings.update(row_settings_json(*job.settings));
+        const uint64_t row_seed = job.settings && job.settings->seed ? *job.settings->seed : seed;
         nlohmann::json j = {{"id", job.id}, {"sample", job.id % static_cast<uint64_t>(o.nsamples) + 1},
                             {"prompt", o.mode == Mode::kUnconditional ? nlohmann::json(nullptr) : nlohmann::json(prompt_text)},
-                            {"prompt_tokens", job.prompt}, {"seed", seed}, {"settings", settings}};
+                            {"prompt_tokens", job.prompt}, {"seed", row_seed}, {"settings", row_settings}};
         if (pid != nullptr) j["prompt_id"] = *pid;
         j["text"] = o.echo ? prompt_text + row.text : row.text;
         j["tokens"] = row.tokens;

@@ -1,7 +1,7 @@
 #include "cli/model_options.hpp"
 
-#include "gpt2/errors.hpp"
-#include "gpt2/model.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/model/model.hpp"
 
 namespace gpt2::cli {
 

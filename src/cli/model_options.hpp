@@ -6,7 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
-#include "gpt2/model_loader.hpp"
+#include "gpt2/model/model_loader.hpp"
 
 namespace gpt2::cli {
 

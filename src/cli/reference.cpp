@@ -4,8 +4,8 @@
 #include <ostream>
 #include <sstream>
 
-#include "gpt2/errors.hpp"
-#include "gpt2/model_names.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/base/model_names.hpp"
 
 namespace gpt2::cli {
 

@@ -2,9 +2,11 @@
 #include <random>
 
 #include "cli/sample_options.hpp"
-#include "gpt2/context.hpp"
-#include "gpt2/errors.hpp"
-#include "gpt2/sampler.hpp"
+#include "gpt2/base/format.hpp"
+#include "gpt2/generate/context.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/generate/sampler.hpp"
+#include "gpt2/generate/sampler_table.hpp"
 
 namespace gpt2::cli {
 
@@ -44,19 +46,7 @@ Format validate(const SampleOptions& o) {
   return o.raw ? Format::kRaw : Format::kReleased;
 }
 
-SamplingOptions sampling_options(const SampleOptions& o) {
-  SamplingOptions s;
-  s.temperature = o.temperature;
-  s.top_k = o.top_k;
-  s.top_p = o.top_p;
-  s.repetition_penalty = o.repetition_penalty;
-  s.presence_penalty = o.presence_penalty;
-  s.frequency_penalty = o.frequency_penalty;
-  for (const auto& b : o.logit_bias) s.logit_bias.push_back(parse_logit_bias(b));
-  s.min_p = o.min_p;
-  s.typical_p = o.typical_p;
-  return s;
-}
+SamplingOptions sampling_options(const SampleOptions& o) { return o.sampling.resolve(); }
 
 GenerateOptions generate_options(const SampleOptions& o, int64_t length, uint64_t seed) {
   GenerateOptions g;
@@ -95,33 +85,22 @@ std::vector<TokenId> fit_prompt(std::vector<TokenId> ids, int64_t length, const 
 }
 
 nlohmann::json settings_json(const SampleOptions& o, int64_t length, const LoadedModel& l) {
-  const SamplingOptions s = sampling_options(o);
-  nlohmann::json bias = nlohmann::json::array();
-  for (const auto& [id, b] : s.logit_bias) bias.push_back({id, std::isinf(b) ? nlohmann::json("-inf") : nlohmann::json(b)});
-  return {{"model", o.model.model},
+  nlohmann::json s = sampling_json(sampling_options(o));  // one key per sampler
+  s.update(nlohmann::json{{"model", o.model.model},
           {"model_dir", l.dir.string()},
           {"length", length},
           {"batch_size", o.batch_size},
-          {"temperature", o.temperature},
-          {"top_k", o.top_k},
-          {"top_p", o.top_p},
-          {"repetition_penalty", o.repetition_penalty},
-          {"presence_penalty", o.presence_penalty},
-          {"frequency_penalty", o.frequency_penalty},
-          {"logit_bias", bias},
-          {"min_p", o.min_p},
-          {"typical_p", o.typical_p},
           {"ignore_eot", o.ignore_eot},
           {"context_shift", o.context_shift},
           {"stop", o.stop},
           {"dtype", o.model.dtype},
-          {"device", l.model->device().str()}};
+          {"device", l.model->device().str()}});
+  return s;
 }
 
 uint64_t choose_seed(const SampleOptions& o, std::ostream& err) {
   if (o.seed_opt->count() > 0) return o.seed;
-  std::random_device rd;
-  const uint64_t seed = ((static_cast<uint64_t>(rd()) << 32) | rd()) & ((uint64_t{1} << 53) - 1);
+  const uint64_t seed = random_seed53();
   err << "gpt2: seed " << seed << " (pass --seed " << seed << " to reproduce)\n";
   return seed;
 }

@@ -13,8 +13,9 @@
 #include "cli/app.hpp"
 #include "cli/model_options.hpp"
 #include "cli/sample_writer.hpp"
-#include "gpt2/generate.hpp"
-#include "gpt2/model_loader.hpp"
+#include "cli/sampler_flags.hpp"
+#include "gpt2/generate/generate.hpp"
+#include "gpt2/model/model_loader.hpp"
 
 namespace gpt2::cli {
 
@@ -26,15 +27,7 @@ struct SampleOptions {
   int64_t length = 0;      // 0 with length_opt unset: the default (n_ctx/2 or n_ctx)
   int64_t nsamples = 1;
   int64_t batch_size = 1;
-  double temperature = 1.0;
-  int64_t top_k = 0;
-  double top_p = 1.0;
-  double repetition_penalty = 1.0;
-  double presence_penalty = 0.0;
-  double frequency_penalty = 0.0;
-  std::vector<std::string> logit_bias;  // "ID=BIAS"
-  double min_p = 0.0;
-  double typical_p = 1.0;
+  SamplerFlags sampling;  // one flag per sampler (the spec table's rows)
   uint64_t seed = 0;
   std::vector<std::string> stop;
   bool ignore_eot = false;

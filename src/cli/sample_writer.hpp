@@ -8,7 +8,7 @@
 #include <ostream>
 #include <string>
 
-#include "gpt2/generate.hpp"
+#include "gpt2/generate/generate.hpp"
 
 namespace gpt2::cli {
 

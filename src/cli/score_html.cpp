@@ -1,5 +1,8 @@
 #include "cli/score_html.hpp"
 
+#include "gpt2/base/format.hpp"
+#include "gpt2/tokenizer/stream_decoder.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -17,28 +20,6 @@ constexpr std::array<const char*, kBuckets> kColours = {"#ADFF80", "#FFEA80", "#
 constexpr std::array<const char*, kBuckets> kBucketNames = {"rank &le; 10", "rank &le; 100", "rank &le; 1000",
                                                              "rank &gt; 1000"};
 
-std::string escape(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
 // A token's piece for a tooltip: its bytes with invalid UTF-8 replaced, quoted.
 std::string piece(const Tokenizer& tok, TokenId id) {
   StreamDecoder d(std::shared_ptr<const Tokenizer>(&tok, [](const Tokenizer*) {}), StreamDecoder::Invalid::kReplace);
@@ -54,11 +35,11 @@ std::string piece(const Tokenizer& tok, TokenId id) {
 
 std::string tooltip(const Tokenizer& tok, const TokenScore& t) {
   std::string s = piece(tok, t.id) + " (id " + std::to_string(t.id) + ")\n";
-  s += "logprob " + fmt("%.4f", t.logprob) + " (p " + fmt("%.4g", std::exp(t.logprob)) + ")\n";
-  s += "rank " + std::to_string(t.rank) + ", entropy " + fmt("%.3f", t.entropy) + " nats";
+  s += "logprob " + strprintf("%.4f", t.logprob) + " (p " + strprintf("%.4g", std::exp(t.logprob)) + ")\n";
+  s += "rank " + std::to_string(t.rank) + ", entropy " + strprintf("%.3f", t.entropy) + " nats";
   if (!t.top.empty()) {
     s += "\ntop:";
-    for (const TopToken& a : t.top) s += "\n  " + piece(tok, a.id) + " " + fmt("%.4f", a.logprob);
+    for (const TopToken& a : t.top) s += "\n  " + piece(tok, a.id) + " " + strprintf("%.4f", a.logprob);
   }
   return s;
 }
@@ -107,7 +88,7 @@ std::string rank_histogram(const std::vector<TokenScore>& tokens) {
 
 std::string probability_histogram(const std::vector<TokenScore>& tokens) {
   std::vector<std::string> labels;
-  for (int i = 0; i < 10; ++i) labels.push_back(fmt("%.1f", i / 10.0) + "-" + fmt("%.1f", (i + 1) / 10.0));
+  for (int i = 0; i < 10; ++i) labels.push_back(strprintf("%.1f", i / 10.0) + "-" + strprintf("%.1f", (i + 1) / 10.0));
   std::vector<int64_t> counts(10, 0);
   for (const TokenScore& t : tokens) ++counts[static_cast<size_t>(std::clamp(static_cast<int>(std::exp(t.logprob) * 10), 0, 9))];
   return bar_chart("Probabilities of the tokens", labels, counts, std::vector<std::string>(10, "#7fa7d8"));
@@ -117,19 +98,19 @@ std::string summary(const HtmlReport& r) {
   const ScoreTotals& t = r.totals;
   std::string s = "<table class=\"summary\">";
   auto row = [&s](const std::string& k, const std::string& v) { s += "<tr><th>" + k + "</th><td>" + v + "</td></tr>"; };
-  row("model", escape(r.model));
+  row("model", html_escape(r.model));
   row("tokens scored", std::to_string(t.tokens_scored));
-  row("NLL", fmt("%.4f", t.nll) + " nats (mean " + fmt("%.4f", t.mean_nll()) + ")");
-  row("perplexity", fmt("%.4f", t.perplexity()));
-  row("bits per byte", fmt("%.4f", t.bits_per_byte()) + " (" + std::to_string(t.text_bytes) + " bytes)");
+  row("NLL", strprintf("%.4f", t.nll) + " nats (mean " + strprintf("%.4f", t.mean_nll()) + ")");
+  row("perplexity", strprintf("%.4f", t.perplexity()));
+  row("bits per byte", strprintf("%.4f", t.bits_per_byte()) + " (" + std::to_string(t.text_bytes) + " bytes)");
   for (int b = 0; b < kBuckets; ++b)
     row(std::string("<span class=\"key\" style=\"background:") + kColours[static_cast<size_t>(b)] + "\">" +
             kBucketNames[static_cast<size_t>(b)] + "</span>",
-        std::to_string(t.buckets[static_cast<size_t>(b)]) + " (" + fmt("%.1f", 100 * t.bucket_fraction(b)) + "%)");
+        std::to_string(t.buckets[static_cast<size_t>(b)]) + " (" + strprintf("%.1f", 100 * t.bucket_fraction(b)) + "%)");
   if (t.compared) {
-    row("KL divergence", fmt("%.6f", t.kl_divergence()) + " nats");
-    row("top-1 agreement", fmt("%.2f", 100 * t.top1_agreement()) + "%");
-    row("perplexity delta", fmt("%+.4f", t.perplexity_delta()));
+    row("KL divergence", strprintf("%.6f", t.kl_divergence()) + " nats");
+    row("top-1 agreement", strprintf("%.2f", 100 * t.top1_agreement()) + "%");
+    row("perplexity delta", strprintf("%+.4f", t.perplexity_delta()));
   }
   return s + "</table>\n";
 }
@@ -142,7 +123,7 @@ std::string render_score_html(const HtmlReport& r) {
   for (const TokenScore& t : r.tokens) by_index[t.index] = &t;
 
   std::string h =
-      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>" + escape(r.title) +
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>" + html_escape(r.title) +
       " &mdash; gpt2 score</title>\n<style>\n"
       "body{font-family:sans-serif;margin:24px;max-width:1100px;color:#111;background:#fff}\n"
       ".text{font-family:monospace;font-size:15px;line-height:1.9;white-space:pre-wrap;word-wrap:break-word;"
@@ -152,21 +133,21 @@ std::string render_score_html(const HtmlReport& r) {
       "table.summary th{text-align:left;padding-right:16px;font-weight:normal;color:#444}\n"
       ".key{padding:0 6px}\nfigure{display:inline-block;vertical-align:top;margin:8px 16px 8px 0}\n"
       "figcaption{font-size:14px;margin-bottom:4px}\n</style></head><body>\n<h1>" +
-      escape(r.title) + "</h1>\n" + summary(r) + "<h2>Text</h2>\n<div class=\"text\">";
+      html_escape(r.title) + "</h1>\n" + summary(r) + "<h2>Text</h2>\n<div class=\"text\">";
 
   StreamDecoder dec(std::shared_ptr<const Tokenizer>(&tok, [](const Tokenizer*) {}), StreamDecoder::Invalid::kReplace);
   for (int64_t i = r.text_from; i < static_cast<int64_t>(r.sequence.size()); ++i) {
-    const std::string text = escape(dec.push(r.sequence[static_cast<size_t>(i)]));
+    const std::string text = html_escape(dec.push(r.sequence[static_cast<size_t>(i)]));
     const auto it = by_index.find(i);
     if (it == by_index.end()) {
       h += "<span title=\"not scored (no context in its window)\">" + text + "</span>";
       continue;
     }
     const TokenScore& t = *it->second;
-    h += "<span class=\"b" + std::to_string(rank_bucket(t.rank)) + "\" title=\"" + escape(tooltip(tok, t)) + "\">" +
+    h += "<span class=\"b" + std::to_string(rank_bucket(t.rank)) + "\" title=\"" + html_escape(tooltip(tok, t)) + "\">" +
          text + "</span>";
   }
-  h += escape(dec.flush()) + "</div>\n<h2>Histograms</h2>\n" + rank_histogram(r.tokens) +
+  h += html_escape(dec.flush()) + "</div>\n<h2>Histograms</h2>\n" + rank_histogram(r.tokens) +
        probability_histogram(r.tokens) + "\n</body></html>\n";
   return h;
 }

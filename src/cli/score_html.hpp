@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "gpt2/score.hpp"
-#include "gpt2/tokenizer.hpp"
+#include "gpt2/score/score.hpp"
+#include "gpt2/tokenizer/tokenizer.hpp"
 
 namespace gpt2::cli {
 

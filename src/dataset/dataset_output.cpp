@@ -1,4 +1,4 @@
-#include "gpt2/dataset_output.hpp"
+#include "gpt2/dataset/dataset_output.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -9,8 +9,8 @@
 #include <fstream>
 #include <map>
 
-#include "gpt2/errors.hpp"
-#include "gpt2/file_io.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/base/file_io.hpp"
 
 namespace fs = std::filesystem;
 

@@ -1,7 +1,7 @@
-#include "gpt2/prompt_file.hpp"
+#include "gpt2/dataset/prompt_file.hpp"
 
-#include "gpt2/errors.hpp"
-#include "gpt2/file_io.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/base/file_io.hpp"
 
 namespace gpt2 {
 
@@ -36,6 +36,9 @@ std::vector<PromptRecord> parse_prompts(const std::string& text, bool jsonl, con
       r.text = p->get<std::string>();
       auto id = j.find("id");
       r.id = id != j.end() ? *id : nlohmann::json(line_no - 1);
+      j.erase("prompt");
+      j.erase("id");
+      r.fields = std::move(j);
     }
     if (r.text.empty()) throw FormatError(source + " line " + std::to_string(line_no) + ": the prompt is empty");
     out.push_back(std::move(r));

@@ -1,9 +1,9 @@
-#include "gpt2/sample_jobs.hpp"
+#include "gpt2/dataset/sample_jobs.hpp"
 
 #include <algorithm>
 #include <map>
 
-#include "gpt2/errors.hpp"
+#include "gpt2/base/errors.hpp"
 
 namespace gpt2 {
 
@@ -19,7 +19,8 @@ bool run_sample_jobs(GPT2Impl& model, const std::shared_ptr<const Tokenizer>& to
       return;
     }
     std::vector<RowRequest> rows;
-    for (const SampleJob* j : batch) rows.push_back({j->prompt, j->id});
+    for (const SampleJob* j : batch)
+      rows.push_back({j->prompt, j->settings && j->settings->seed ? j->sample_in_prompt : j->id, j->settings});
     GenerateCallbacks cb;
     cb.should_stop = should_stop;
     const GenerateResult r = generate_rows(model, tokenizer, rows, options, cb);

@@ -1,8 +1,8 @@
-#include "gpt2/shard.hpp"
+#include "gpt2/dataset/shard.hpp"
 
 #include <cstdlib>
 
-#include "gpt2/errors.hpp"
+#include "gpt2/base/errors.hpp"
 
 namespace gpt2 {
 

@@ -1,7 +1,9 @@
 // gpt2::download_model: plan the files of a model, fetch the missing ones into
 // .partial files, derive the Hugging Face extras, verify the whole directory and
 // only then give every file its final name.
-#include "gpt2/download.hpp"
+#include "gpt2/download/downloader.hpp"
+
+#include "gpt2/base/format.hpp"
 
 #include <unistd.h>
 
@@ -14,12 +16,13 @@
 #include "download/file_fetcher.hpp"
 #include "download/file_lock.hpp"
 #include "download/fs_util.hpp"
-#include "gpt2/checkpoint.hpp"
-#include "gpt2/errors.hpp"
-#include "gpt2/file_io.hpp"
-#include "gpt2/http.hpp"
-#include "gpt2/interrupt.hpp"
-#include "gpt2/model_names.hpp"
+#include "gpt2/checkpoint/model_dir.hpp"
+#include "gpt2/checkpoint/verify.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/base/file_io.hpp"
+#include "gpt2/download/http_client.hpp"
+#include "gpt2/base/interrupt.hpp"
+#include "gpt2/base/model_names.hpp"
 
 namespace fs = std::filesystem;
 

@@ -11,8 +11,8 @@
 #include <thread>
 
 #include "download/fs_util.hpp"
-#include "gpt2/errors.hpp"
-#include "gpt2/interrupt.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/base/interrupt.hpp"
 
 namespace fs = std::filesystem;
 

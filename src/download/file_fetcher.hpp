@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <string>
 
-#include "gpt2/http.hpp"
-#include "gpt2/progress.hpp"
+#include "gpt2/download/http_client.hpp"
+#include "gpt2/download/progress.hpp"
 
 namespace gpt2::download_detail {
 

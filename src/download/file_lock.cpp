@@ -8,7 +8,7 @@
 #include <cstring>
 #include <string>
 
-#include "gpt2/errors.hpp"
+#include "gpt2/base/errors.hpp"
 
 namespace gpt2::download_detail {
 

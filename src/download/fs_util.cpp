@@ -11,7 +11,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "gpt2/errors.hpp"
+#include "gpt2/base/errors.hpp"
 
 namespace fs = std::filesystem;
 

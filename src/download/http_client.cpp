@@ -1,5 +1,5 @@
 // libcurl implementation of gpt2::HttpClient.
-#include "gpt2/http.hpp"
+#include "gpt2/download/http_client.hpp"
 
 #include <curl/curl.h>
 
@@ -9,8 +9,8 @@
 #include <mutex>
 #include <stdexcept>
 
-#include "gpt2/errors.hpp"
-#include "gpt2/interrupt.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/base/interrupt.hpp"
 
 namespace gpt2 {
 

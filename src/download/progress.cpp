@@ -1,8 +1,10 @@
 // Console rendering of download progress (stderr): a live bar on a terminal, a
 // plain line per file otherwise.
-#include "gpt2/progress.hpp"
+#include "gpt2/download/progress.hpp"
 
-#include "gpt2/file_io.hpp"
+#include "gpt2/base/format.hpp"
+
+#include "gpt2/base/file_io.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -11,16 +13,6 @@
 #include <ostream>
 
 namespace gpt2 {
-
-std::string format_duration(double seconds) {
-  if (!std::isfinite(seconds) || seconds < 0) return "--";
-  const int64_t s = static_cast<int64_t>(seconds + 0.5);
-  char buf[32];
-  if (s < 60) std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
-  else if (s < 3600) std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(s / 60), static_cast<long long>(s % 60));
-  else std::snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(s / 3600), static_cast<long long>((s % 3600) / 60));
-  return buf;
-}
 
 std::string render_progress_line(const std::string& file, int64_t done, int64_t total,
                                  double bytes_per_s, int width) {

@@ -4,7 +4,7 @@
 // for T = 1, without libtorch's dispatch, allocation or OpenMP in the per-token
 // loop: LayerNorm, attention over the cache, GELU and residual adds are the
 // project's own AVX-512 code (step_kernels.hpp), every projection is one
-// ops::Linear::forward_rows call (one pool run), and the attention of all
+// ops::Projection::forward_rows call (one pool run), and the attention of all
 // (row, head) pairs is one more pool run per layer. Each row's arithmetic does
 // not depend on the other rows, so a row's logits are the same in any batch.
 #include <torch/torch.h>
@@ -15,11 +15,11 @@
 #include <functional>
 #include <vector>
 
-#include "gpt2/errors.hpp"
-#include "gpt2/model.hpp"
-#include "gpt2/ops.hpp"
-#include "model/step_kernels.hpp"
-#include "model/work_pool.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/model/model.hpp"
+#include "gpt2/kernels/ops.hpp"
+#include "gpt2/kernels/step_kernels.hpp"
+#include "gpt2/kernels/work_pool.hpp"
 
 namespace gpt2 {
 

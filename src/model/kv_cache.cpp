@@ -1,10 +1,10 @@
-#include "gpt2/kv_cache.hpp"
+#include "gpt2/model/kv_cache.hpp"
 
 #include <torch/torch.h>
 
 #include <string>
 
-#include "gpt2/errors.hpp"
+#include "gpt2/base/errors.hpp"
 
 namespace gpt2 {
 

@@ -1,4 +1,6 @@
-#include "gpt2/model.hpp"
+#include "gpt2/model/model.hpp"
+
+#include "gpt2/base/format.hpp"
 
 #include <torch/cuda.h>
 #include <torch/torch.h>
@@ -8,7 +10,7 @@
 #include <optional>
 #include <string>
 
-#include "gpt2/errors.hpp"
+#include "gpt2/base/errors.hpp"
 
 namespace gpt2 {
 
@@ -75,8 +77,8 @@ GPT2Impl::GPT2Impl(ModelWeights weights, const ModelOptions& options)
     if (it == packed->end()) throw FormatError("packed weights: " + name + " is missing");
     return it->second;
   };
-  lm_head_ = packed ? ops::TiedOutput::from_packed(wt, hp_.n_vocab, hp_.n_embd, packed_of("lm_head"))
-                    : ops::TiedOutput(wte_, wt);
+  lm_head_ = packed ? ops::Projection::from_packed(wt, hp_.n_embd, hp_.n_vocab, packed_of("lm_head"))
+                    : ops::Projection::rows(wte_, wt);
 
   blocks_.reserve(weights.blocks.size());
   for (size_t i = 0; i < weights.blocks.size(); ++i) {
@@ -88,8 +90,8 @@ GPT2Impl::GPT2Impl(ModelWeights weights, const ModelOptions& options)
     b.ln_2_g = register_buffer(n + "ln_2_g", place(bw.ln_2_g, dev));
     b.ln_2_b = register_buffer(n + "ln_2_b", place(bw.ln_2_b, dev));
     auto linear = [&](const char* what, const torch::Tensor& w, const torch::Tensor& bias) {
-      if (packed == nullptr) return ops::Linear(place(w, dev), place(bias, dev), wt);
-      return ops::Linear::from_packed(wt, w.size(0), w.size(1), packed_of("h." + std::to_string(i) + "." + what), bias);
+      if (packed == nullptr) return ops::Projection::conv1d(place(w, dev), place(bias, dev), wt);
+      return ops::Projection::from_packed(wt, w.size(0), w.size(1), packed_of("h." + std::to_string(i) + "." + what), bias);
     };
     b.attn = linear("attn", bw.attn_w, bw.attn_b);
     b.attn_proj = linear("attn_proj", bw.attn_proj_w, bw.attn_proj_b);

@@ -1,14 +1,14 @@
-#include "gpt2/model_loader.hpp"
+#include "gpt2/model/model_loader.hpp"
 
 #include <ATen/Parallel.h>
 
 #include <chrono>
 #include <future>
 
-#include "gpt2/checkpoint.hpp"
-#include "gpt2/errors.hpp"
-#include "gpt2/model_names.hpp"
-#include "gpt2/weight_cache.hpp"
+#include "gpt2/checkpoint/model_dir.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/base/model_names.hpp"
+#include "gpt2/model/weight_cache.hpp"
 
 namespace fs = std::filesystem;
 

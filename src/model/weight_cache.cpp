@@ -1,4 +1,4 @@
-#include "gpt2/weight_cache.hpp"
+#include "gpt2/model/weight_cache.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -7,11 +7,12 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include "gpt2/crc32c.hpp"
-#include "gpt2/errors.hpp"
-#include "gpt2/file_io.hpp"
-#include "gpt2/mapped_file.hpp"
-#include "gpt2/safetensors.hpp"
+#include "gpt2/checkpoint/crc32c.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/base/file_io.hpp"
+#include "gpt2/checkpoint/mapped_file.hpp"
+#include "gpt2/checkpoint/safetensors.hpp"
+#include "gpt2/checkpoint/safetensors_writer.hpp"
 
 namespace fs = std::filesystem;
 

@@ -7,10 +7,10 @@
 #include <cmath>
 #include <optional>
 
-#include "gpt2/context.hpp"
-#include "gpt2/ops.hpp"
-#include "gpt2/score.hpp"
-#include "gpt2/text_stream.hpp"
+#include "gpt2/generate/context.hpp"
+#include "gpt2/kernels/ops.hpp"
+#include "gpt2/score/score.hpp"
+#include "gpt2/generate/text_stream.hpp"
 
 namespace gpt2::serve {
 
@@ -44,6 +44,7 @@ struct Engine::Slot {
   int64_t prefilled = 0;        // prompt tokens in the cache
   std::optional<TextStream> text;
   std::vector<SampleRng> rng;   // one stream
+  std::optional<SamplerChain> chain;  // the request's samplers, built once
   std::vector<int64_t> prompt, generated;
   int64_t next_id = 0;          // the sampled token the next decode step feeds
 };
@@ -223,6 +224,7 @@ void Engine::admit_locked() {
     s.text.emplace(tokenizer_, s.req.stop);
     s.rng.clear();
     s.rng.emplace_back(s.req.seed, s.req.sample_index);
+    s.chain.emplace(s.req.sampling);
     s.prompt.assign(s.req.prompt.begin(), s.req.prompt.end());
     s.generated.clear();
     ++active_;
@@ -296,7 +298,7 @@ void Engine::after_logits(Slot& s, const float* logits) {
   const int64_t vocab = tokenizer_->vocab_size();
   torch::Tensor row = torch::from_blob(const_cast<float*>(logits), {1, vocab}, torch::kFloat32);  // [1, vocab]
   const std::vector<RowHistory> history = {{&s.prompt, &s.generated}};
-  const int64_t id = sample_tokens(row, s.req.sampling, s.rng, history)[0];
+  const int64_t id = sample_tokens(row, {&*s.chain}, s.rng, history)[0];
   if (id == tokenizer_->eot_id() && !s.req.ignore_eos) {
     finish(s, Finish::kStop);
     return;

@@ -15,7 +15,7 @@
 #include <sstream>
 #include <thread>
 
-#include "gpt2/errors.hpp"
+#include "gpt2/base/errors.hpp"
 #include "serve/openai_json.hpp"
 #include "serve/playground.hpp"
 

@@ -4,7 +4,7 @@
 #include <functional>
 #include <string>
 
-#include "gpt2/errors.hpp"
+#include "gpt2/base/errors.hpp"
 
 namespace gpt2::bpe {
 
@@ -69,6 +69,7 @@ void merge_loop(const MergeTable& table, std::vector<TokenId>& syms, std::size_t
   while (n > 1) {
     uint32_t best = MergeTable::kNoRank;
     for (std::size_t i = 0; i + 1 < n; ++i) best = std::min(best, sc.ranks[i]);
+    sc.work += n;  // one rescan of the pairs per round
     if (best == MergeTable::kNoRank) break;
     // Merge every occurrence of the best pair, left to right, non-overlapping
     // (ranks identify pairs, so "rank == best" means "is this pair"). Pairs
@@ -162,6 +163,7 @@ void merge_heap(const MergeTable& table, std::vector<TokenId>& syms, Scratch& sc
   const auto cmp = std::greater<Scratch::Candidate>();
   auto push_pair = [&](int32_t pos) {
     if (pos < 0 || next[pos] < 0) return;
+    ++sc.work;
     const uint32_t r = table.rank(id[pos], id[next[pos]]);
     if (r == MergeTable::kNoRank) return;
     heap.push_back({r, pos});
@@ -171,6 +173,7 @@ void merge_heap(const MergeTable& table, std::vector<TokenId>& syms, Scratch& sc
     const uint32_t r = table.rank(id[i], id[i + 1]);
     if (r != MergeTable::kNoRank) heap.push_back({r, i});
   }
+  sc.work += static_cast<uint64_t>(n);
   std::make_heap(heap.begin(), heap.end(), cmp);
 
   while (!heap.empty()) {
@@ -180,6 +183,7 @@ void merge_heap(const MergeTable& table, std::vector<TokenId>& syms, Scratch& sc
     const uint32_t rank = heap.front().rank;
     sc.batch.clear();
     while (!heap.empty() && heap.front().rank == rank) {
+      ++sc.work;
       sc.batch.push_back(heap.front().pos);
       std::pop_heap(heap.begin(), heap.end(), cmp);
       heap.pop_back();

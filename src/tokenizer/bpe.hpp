@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "gpt2/tokenizer.hpp"
+#include "gpt2/tokenizer/tokenizer.hpp"
 
 namespace gpt2::bpe {
 
@@ -80,6 +80,9 @@ struct Scratch {
   };
   std::vector<Candidate> heap;
   std::vector<int32_t> batch, touched;
+  // Work done so far: pair ranks looked up and candidates popped (not reset by
+  // the merge loops; what the tests count instead of timing).
+  uint64_t work = 0;
 };
 
 // Pieces up to this many symbols use the simple loop; longer ones the heap.

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "gpt2/tokenizer.hpp"
+#include "gpt2/tokenizer/tokenizer.hpp"
 
 namespace gpt2 {
 

@@ -2,7 +2,7 @@
 
 #include <re2/re2.h>
 
-#include "gpt2/errors.hpp"
+#include "gpt2/base/errors.hpp"
 #include "tokenizer/utf8.hpp"
 
 namespace gpt2 {

@@ -1,5 +1,6 @@
-#include "gpt2/errors.hpp"
-#include "gpt2/tokenizer.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/tokenizer/tokenizer.hpp"
+#include "gpt2/tokenizer/stream_decoder.hpp"
 #include "tokenizer/utf8.hpp"
 
 namespace gpt2 {

@@ -1,8 +1,8 @@
-#include "gpt2/text_chunks.hpp"
+#include "gpt2/tokenizer/text_chunks.hpp"
 
 #include <algorithm>
 
-#include "gpt2/errors.hpp"
+#include "gpt2/base/errors.hpp"
 
 namespace gpt2 {
 

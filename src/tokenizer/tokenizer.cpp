@@ -1,12 +1,12 @@
-#include "gpt2/tokenizer.hpp"
+#include "gpt2/tokenizer/tokenizer.hpp"
 
 #include <array>
 #include <fstream>
 #include <sstream>
 #include <system_error>
 
-#include "gpt2/errors.hpp"
-#include "gpt2/file_io.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/base/file_io.hpp"
 #include "tokenizer/bpe.hpp"
 #include "tokenizer/embedded_vocab.hpp"
 #include "tokenizer/piece_cache.hpp"

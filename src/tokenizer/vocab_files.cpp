@@ -4,7 +4,7 @@
 
 #include <unordered_map>
 
-#include "gpt2/errors.hpp"
+#include "gpt2/base/errors.hpp"
 #include "tokenizer/bpe.hpp"
 #include "tokenizer/byte_unicode.hpp"
 

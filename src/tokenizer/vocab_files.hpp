@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "gpt2/tokenizer.hpp"
+#include "gpt2/tokenizer/tokenizer.hpp"
 
 namespace gpt2 {
 

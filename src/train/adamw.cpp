@@ -1,10 +1,10 @@
-#include "gpt2/adamw.hpp"
+#include "gpt2/train/adamw.hpp"
 
 #include <torch/torch.h>
 
 #include <cmath>
 
-#include "gpt2/errors.hpp"
+#include "gpt2/base/errors.hpp"
 
 namespace gpt2 {
 

@@ -1,4 +1,7 @@
-#include "gpt2/finetune.hpp"
+#include "gpt2/train/finetune.hpp"
+
+#include "gpt2/base/file_io.hpp"
+#include "gpt2/base/format.hpp"
 
 #include <torch/torch.h>
 #include <unistd.h>
@@ -7,13 +10,14 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "gpt2/checkpoint.hpp"
-#include "gpt2/errors.hpp"
-#include "gpt2/model.hpp"
-#include "gpt2/model_names.hpp"
-#include "gpt2/train_data.hpp"
-#include "gpt2/train_memory.hpp"
-#include "gpt2/trainer.hpp"
+#include "gpt2/checkpoint/model_dir.hpp"
+#include "gpt2/checkpoint/inspect.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/model/model.hpp"
+#include "gpt2/base/model_names.hpp"
+#include "gpt2/train/train_data.hpp"
+#include "gpt2/train/train_memory.hpp"
+#include "gpt2/train/trainer.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -85,6 +89,16 @@ json settings_json(const FinetuneOptions& o, int64_t seq, const std::string& dev
           {"device", device},       {"threads", o.base.threads}};
 }
 
+// A new run's directory before its first checkpoint: the token cache, written at once.
+bool holds_only_token_cache(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name != kTokenCacheFile && name != kTokenCacheMeta) return false;
+  }
+  return !ec;
+}
+
 // The directory checks of item 7: where the run goes and whether it may be written.
 void check_run_target(const FinetuneOptions& o, const fs::path& run_dir, const fs::path& base_dir) {
   if (same_dir(run_dir, base_dir))
@@ -102,14 +116,9 @@ void check_run_target(const FinetuneOptions& o, const fs::path& run_dir, const f
   if (fs::exists(run_dir / "model.ckpt.index", ec))
     throw UsageError("--run " + o.run + ": " + run_dir.string() +
                      " holds a released TensorFlow checkpoint: downloaded weights are never overwritten");
-  if (!is_run_dir(run_dir) && !o.overwrite && !fs::is_empty(run_dir, ec))
+  if (!is_run_dir(run_dir) && !o.overwrite && !fs::is_empty(run_dir, ec) && !holds_only_token_cache(run_dir))
     throw UsageError("--run " + o.run + ": " + run_dir.string() +
                      " exists and is not a run of gpt2 finetune; pass --overwrite to replace it");
-}
-
-uint64_t random_seed() {
-  std::random_device rd;
-  return ((static_cast<uint64_t>(rd()) << 32) | rd()) & ((uint64_t{1} << 53) - 1);
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -123,100 +132,106 @@ fs::path run_dir_for(const std::string& run, const fs::path& models_dir) {
   return models_dir / run;
 }
 
-FinetuneResult finetune(const FinetuneOptions& o, FinetuneObserver& obs, const std::function<bool()>& should_stop) {
-  validate(o);
-  const std::vector<DataFile> files = expand_data_inputs(o.data);
+namespace {
+
+// ---- step 1: open the run (new, or resumed from its directory) --------------
+
+struct OpenedRun {
+  fs::path run_dir, base_dir;
+  bool resumed = false;
+  RunState state;
+  ModelWeights weights;  // where training starts: the base model's, or the run's saved ones
+  std::shared_ptr<const Tokenizer> tokenizer;
+};
+
+OpenedRun open_run(const FinetuneOptions& o, FinetuneObserver& obs) {
+  OpenedRun run;
   const fs::path models_dir = o.base.models_dir.empty() ? default_models_dir() : o.base.models_dir;
-  const fs::path run_dir = run_dir_for(o.run, models_dir);
-  const fs::path base_dir = resolve_model_spec_dir(o.base);
-  check_run_target(o, run_dir, base_dir);
-  const bool resumed = is_run_dir(run_dir) && !o.overwrite;
-
-  if (o.base.threads > 0) at::set_num_threads(o.base.threads);
-  const torch::Device device = resolve_device(o.base.device);
-  const json base = base_identity(o, base_dir);
-
-  RunState st;
-  ModelWeights weights;
-  std::shared_ptr<const Tokenizer> tok;
-  if (resumed) {
-    st = read_run_state(run_dir);
-    const json saved_base = json::parse(st.base_json);
-    if (saved_base.value("dir", "") != base.at("dir").get<std::string>())
-      throw UsageError("run " + run_dir.string() + " was started from " + saved_base.value("dir", "?") +
-                       ", not from " + base.at("dir").get<std::string>() +
-                       " (give that --model to continue it, or --overwrite to start over)");
-    if (saved_base.value("checkpoint_size", int64_t{-1}) != base.at("checkpoint_size").get<int64_t>() ||
-        saved_base.value("checkpoint_mtime_ns", int64_t{-1}) != base.at("checkpoint_mtime_ns").get<int64_t>())
-      obs.message("note: the base model's checkpoint changed since this run started; the run continues from its "
-                  "own saved weights");
-    if (o.steps <= st.step)
-      throw UsageError("run " + run_dir.string() + " is already at step " + std::to_string(st.step) +
-                       "; give --steps above " + std::to_string(st.step) + " to continue it");
-    if (o.seed_given && o.seed != st.seed)
-      obs.message("the run keeps its seed " + std::to_string(st.seed) + " (--seed " + std::to_string(o.seed) +
-                  " applies to new runs only)");
-    weights = load_model_weights(run_dir);
-    tok = tokenizer_for_model_dir(run_dir);
-  } else {
-    st.seed = o.seed_given ? o.seed : random_seed();
+  run.run_dir = run_dir_for(o.run, models_dir);
+  run.base_dir = resolve_model_spec_dir(o.base);
+  check_run_target(o, run.run_dir, run.base_dir);
+  run.resumed = is_run_dir(run.run_dir) && !o.overwrite;
+  const json base = base_identity(o, run.base_dir);
+  RunState& st = run.state;
+  if (!run.resumed) {
+    st.seed = o.seed_given ? o.seed : random_seed53();
     st.base_json = base.dump();
     LoadOptions lo;
     lo.format = o.base.format;
-    weights = load_model_weights(base_dir, lo);
-    tok = tokenizer_for_model_dir(base_dir);
+    run.weights = load_model_weights(run.base_dir, lo);
+    run.tokenizer = tokenizer_for_model_dir(run.base_dir);
+    return run;
   }
-  const HParams hp = weights.hp;
-  const int64_t seq = o.seq > 0 ? o.seq : std::min<int64_t>(hp.n_ctx, 1024);
-  if (seq > hp.n_ctx)
-    throw UsageError("--seq " + std::to_string(seq) + " exceeds the model's context of " + std::to_string(hp.n_ctx));
+  st = read_run_state(run.run_dir);
+  const json saved_base = json::parse(st.base_json);
+  if (saved_base.value("dir", "") != base.at("dir").get<std::string>())
+    throw UsageError("run " + run.run_dir.string() + " was started from " + saved_base.value("dir", "?") +
+                     ", not from " + base.at("dir").get<std::string>() +
+                     " (give that --model to continue it, or --overwrite to start over)");
+  if (saved_base.value("checkpoint_size", int64_t{-1}) != base.at("checkpoint_size").get<int64_t>() ||
+      saved_base.value("checkpoint_mtime_ns", int64_t{-1}) != base.at("checkpoint_mtime_ns").get<int64_t>())
+    obs.message("note: the base model's checkpoint changed since this run started; the run continues from its "
+                "own saved weights");
+  if (o.steps <= st.step)
+    throw UsageError("run " + run.run_dir.string() + " is already at step " + std::to_string(st.step) +
+                     "; give --steps above " + std::to_string(st.step) + " to continue it");
+  if (o.seed_given && o.seed != st.seed)
+    obs.message("the run keeps its seed " + std::to_string(st.seed) + " (--seed " + std::to_string(o.seed) +
+                " applies to new runs only)");
+  run.weights = load_model_weights(run.run_dir);
+  run.tokenizer = tokenizer_for_model_dir(run.run_dir);
+  return run;
+}
 
-  const TrainingMemory need = estimate_training_memory(hp, o.batch, seq);
-  check_training_memory(need, o.memory_limit > 0 ? o.memory_limit : available_memory_bytes(), o.batch, seq);
+// ---- step 2: prepare the data ---------------------------------------------
 
-  const TokenStream stream = load_token_stream(files, *tok, is_run_dir(run_dir) ? run_dir : fs::path());
-  const DataSplit split = split_validation(stream.tokens, static_cast<uint16_t>(tok->eot_id()), o.val_fraction);
-  const WindowSampler sampler(static_cast<int64_t>(split.train.size()), seq, st.seed);
+struct PreparedData {
+  int64_t seq = 0;
+  TokenStream stream;
+  DataSplit split;
+};
 
-  TrainableGPT2 model(weights, torch::kFloat32, device);
-  weights = ModelWeights{};  // release the memory-mapped base
-  AdamWOptions ao;
-  ao.weight_decay = o.weight_decay;
-  AdamW opt(model->params(), ao);
-  if (resumed) {
-    read_optimizer_state(run_dir, *model, opt);
-    if (opt.steps() != st.step)
-      throw FormatError(run_dir.string() + ": optimizer state is at step " + std::to_string(opt.steps()) +
-                        ", training state at step " + std::to_string(st.step));
+// Tokens from the run's cache when it matches the inputs; else tokenized, and a new
+// run writes its cache at once (a first run stopped before its first checkpoint
+// does not tokenize again).
+PreparedData prepare_data(const FinetuneOptions& o, const OpenedRun& run, const std::vector<DataFile>& files) {
+  PreparedData d;
+  const HParams& hp = run.weights.hp;
+  d.seq = o.seq > 0 ? o.seq : std::min<int64_t>(hp.n_ctx, 1024);
+  if (d.seq > hp.n_ctx)
+    throw UsageError("--seq " + std::to_string(d.seq) + " exceeds the model's context of " + std::to_string(hp.n_ctx));
+  const TrainingMemory need = estimate_training_memory(hp, o.batch, d.seq);
+  check_training_memory(need, o.memory_limit > 0 ? o.memory_limit : available_memory_bytes(), o.batch, d.seq);
+
+  std::error_code ec;
+  const bool has_dir = fs::is_directory(run.run_dir, ec);
+  d.stream = load_token_stream(files, *run.tokenizer, has_dir ? run.run_dir : fs::path());
+  if (!d.stream.from_cache && !is_run_dir(run.run_dir)) {
+    fs::create_directories(run.run_dir, ec);
+    if (ec) throw IoError("cannot create " + run.run_dir.string() + ": " + ec.message());
+    write_token_cache(run.run_dir, d.stream);
   }
-  st.settings_json = settings_json(o, seq, device.str()).dump();
+  d.split = split_validation(d.stream.tokens, static_cast<uint16_t>(run.tokenizer->eot_id()), o.val_fraction);
+  return d;
+}
 
-  FinetuneStart fs_info;
-  fs_info.run_dir = run_dir;
-  fs_info.base_dir = base_dir;
-  fs_info.resumed = resumed;
-  fs_info.start_step = st.step;
-  fs_info.total_steps = o.steps;
-  fs_info.train_tokens = static_cast<int64_t>(split.train.size());
-  fs_info.val_tokens = static_cast<int64_t>(split.val.size());
-  fs_info.train_documents = split.train_documents;
-  fs_info.val_documents = split.val_documents;
-  fs_info.tokens_from_cache = stream.from_cache;
-  fs_info.window = sampler.window();
-  fs_info.seed = st.seed;
-  fs_info.memory = need.describe(o.batch, seq);
-  fs_info.device = device.str();
-  obs.started(fs_info);
+// ---- step 3: the training loop ----------------------------------------------
 
+// forward, loss, backward, clip, AdamW per step (train_step); evaluation, samples
+// and checkpoints on their schedules; a last checkpoint when anything changed.
+FinetuneResult train_loop(const FinetuneOptions& o, OpenedRun& run, const PreparedData& data, TrainableGPT2& model,
+                          AdamW& opt, const WindowSampler& sampler, FinetuneObserver& obs,
+                          const std::function<bool()>& should_stop) {
+  RunState& st = run.state;
   FinetuneResult res;
-  res.run_dir = run_dir;
+  res.run_dir = run.run_dir;
   res.start_step = st.step;
   const auto t0 = std::chrono::steady_clock::now();
   const double elapsed_before = st.elapsed_s;
   auto save = [&] {
     st.elapsed_s = elapsed_before + seconds_since(t0);
-    save_run(run_dir, *model, opt, *tok, st, stream);
-    obs.saved(st.step, run_dir);
+    save_run(run.run_dir, *model, opt, *run.tokenizer, st, data.stream);
+    obs.saved(st.step, run.run_dir);
   };
   const TrainStepSettings ts{o.batch, o.accumulate, o.clip};
   bool dirty = false;
@@ -227,7 +242,7 @@ FinetuneResult finetune(const FinetuneOptions& o, FinetuneObserver& obs, const s
     }
     const auto ts0 = std::chrono::steady_clock::now();
     const double lr = learning_rate(o.lr, st.step, o.warmup, o.schedule, o.steps);
-    const StepResult r = train_step(*model, opt, split.train, sampler, st.step, lr, ts);
+    const StepResult r = train_step(*model, opt, data.split.train, sampler, st.step, lr, ts);
     ++st.step;
     dirty = true;
     LossPoint p;
@@ -238,14 +253,14 @@ FinetuneResult finetune(const FinetuneOptions& o, FinetuneObserver& obs, const s
     p.elapsed_s = elapsed_before + seconds_since(t0);
     res.loss = r.loss;
     const bool last = st.step == o.steps;
-    if (split.val.size() >= 2 && ((o.eval_every > 0 && st.step % o.eval_every == 0) || last)) {
-      p.val_loss = eval_loss(*model, split.val, seq);
+    if (data.split.val.size() >= 2 && ((o.eval_every > 0 && st.step % o.eval_every == 0) || last)) {
+      p.val_loss = eval_loss(*model, data.split.val, data.seq);
       res.val_loss = p.val_loss;
     }
     st.history.push_back(p);
     obs.step(p, o.steps);
     if (o.sample_every > 0 && st.step % o.sample_every == 0)
-      obs.sample(st.step, sample_text(*model, tok, o.sample_length, st.seed + static_cast<uint64_t>(st.step)));
+      obs.sample(st.step, sample_text(*model, run.tokenizer, o.sample_length, st.seed + static_cast<uint64_t>(st.step)));
     if (o.save_every > 0 && st.step % o.save_every == 0 && !last) {
       save();
       dirty = false;
@@ -254,6 +269,55 @@ FinetuneResult finetune(const FinetuneOptions& o, FinetuneObserver& obs, const s
   if (dirty) save();
   res.step = st.step;
   return res;
+}
+
+FinetuneStart start_info(const OpenedRun& run, const PreparedData& data, const WindowSampler& sampler,
+                         const FinetuneOptions& o, const std::string& device) {
+  FinetuneStart s;
+  s.run_dir = run.run_dir;
+  s.base_dir = run.base_dir;
+  s.resumed = run.resumed;
+  s.start_step = run.state.step;
+  s.total_steps = o.steps;
+  s.train_tokens = static_cast<int64_t>(data.split.train.size());
+  s.val_tokens = static_cast<int64_t>(data.split.val.size());
+  s.train_documents = data.split.train_documents;
+  s.val_documents = data.split.val_documents;
+  s.tokens_from_cache = data.stream.from_cache;
+  s.window = sampler.window();
+  s.seed = run.state.seed;
+  s.memory = estimate_training_memory(run.weights.hp, o.batch, data.seq).describe(o.batch, data.seq);
+  s.device = device;
+  return s;
+}
+
+}  // namespace
+
+FinetuneResult finetune(const FinetuneOptions& o, FinetuneObserver& obs, const std::function<bool()>& should_stop) {
+  validate(o);
+  const std::vector<DataFile> files = expand_data_inputs(o.data);  // a missing file fails before anything loads
+  if (o.base.threads > 0) at::set_num_threads(o.base.threads);
+  const torch::Device device = resolve_device(o.base.device);
+
+  OpenedRun run = open_run(o, obs);
+  const PreparedData data = prepare_data(o, run, files);
+  const WindowSampler sampler(static_cast<int64_t>(data.split.train.size()), data.seq, run.state.seed);
+  const FinetuneStart info = start_info(run, data, sampler, o, device.str());
+
+  TrainableGPT2 model(run.weights, torch::kFloat32, device);
+  run.weights = ModelWeights{};  // release the memory-mapped base
+  AdamWOptions ao;
+  ao.weight_decay = o.weight_decay;
+  AdamW opt(model->params(), ao);
+  if (run.resumed) {
+    read_optimizer_state(run.run_dir, *model, opt);
+    if (opt.steps() != run.state.step)
+      throw FormatError(run.run_dir.string() + ": optimizer state is at step " + std::to_string(opt.steps()) +
+                        ", training state at step " + std::to_string(run.state.step));
+  }
+  run.state.settings_json = settings_json(o, data.seq, device.str()).dump();
+  obs.started(info);
+  return train_loop(o, run, data, model, opt, sampler, obs, should_stop);
 }
 
 }  // namespace gpt2

@@ -4,7 +4,8 @@
 #include <cstdio>
 #include <sstream>
 
-#include "gpt2/run_dir.hpp"
+#include "gpt2/train/run_dir.hpp"
+#include "gpt2/train/loss_plot.hpp"
 
 namespace gpt2 {
 

@@ -1,15 +1,19 @@
-#include "gpt2/run_dir.hpp"
+#include "gpt2/train/run_dir.hpp"
+
+#include "gpt2/base/format.hpp"
+#include "gpt2/train/loss_plot.hpp"
 
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "gpt2/errors.hpp"
-#include "gpt2/file_io.hpp"
-#include "gpt2/mapped_file.hpp"
-#include "gpt2/safetensors.hpp"
-#include "gpt2/save_model.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/base/file_io.hpp"
+#include "gpt2/checkpoint/mapped_file.hpp"
+#include "gpt2/checkpoint/safetensors.hpp"
+#include "gpt2/checkpoint/safetensors_writer.hpp"
+#include "gpt2/checkpoint/save_model.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

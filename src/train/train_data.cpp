@@ -1,4 +1,4 @@
-#include "gpt2/train_data.hpp"
+#include "gpt2/train/train_data.hpp"
 
 #include <sys/stat.h>
 #include <torch/torch.h>
@@ -7,9 +7,9 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "gpt2/crc32c.hpp"
-#include "gpt2/errors.hpp"
-#include "gpt2/file_io.hpp"
+#include "gpt2/checkpoint/crc32c.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/base/file_io.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -61,12 +61,6 @@ bool read_cache(const fs::path& dir, const std::string& identity, TokenStream& o
 }
 
 }  // namespace
-
-int64_t file_mtime_ns(const fs::path& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return -1;
-  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-}
 
 TokenStream load_token_stream(const std::vector<DataFile>& files, const Tokenizer& tokenizer,
                               const fs::path& cache_dir) {

@@ -1,10 +1,10 @@
-#include "gpt2/train_documents.hpp"
+#include "gpt2/train/train_documents.hpp"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <string_view>
 
-#include "gpt2/errors.hpp"
+#include "gpt2/base/errors.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

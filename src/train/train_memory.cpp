@@ -1,10 +1,12 @@
-#include "gpt2/train_memory.hpp"
+#include "gpt2/train/train_memory.hpp"
+
+#include "gpt2/base/format.hpp"
 
 #include <fstream>
 #include <sstream>
 
-#include "gpt2/errors.hpp"
-#include "gpt2/file_io.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/base/file_io.hpp"
 
 namespace gpt2 {
 

@@ -1,11 +1,11 @@
-#include "gpt2/trainable_model.hpp"
+#include "gpt2/train/trainable_model.hpp"
 
 #include <torch/torch.h>
 
 #include <cmath>
 #include <limits>
 
-#include "gpt2/errors.hpp"
+#include "gpt2/base/errors.hpp"
 
 namespace gpt2 {
 

@@ -1,11 +1,11 @@
-#include "gpt2/trainer.hpp"
+#include "gpt2/train/trainer.hpp"
 
 #include <torch/torch.h>
 
-#include "gpt2/errors.hpp"
-#include "gpt2/score.hpp"
-#include "gpt2/generate.hpp"
-#include "gpt2/model.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/score/score.hpp"
+#include "gpt2/generate/generate.hpp"
+#include "gpt2/model/model.hpp"
 
 namespace gpt2 {
 

@@ -2,8 +2,8 @@
 
 #include <cstdlib>
 
-#include "gpt2/errors.hpp"
-#include "gpt2/model_names.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/base/model_names.hpp"
 #include "support/test_support.hpp"
 
 using namespace gpt2;

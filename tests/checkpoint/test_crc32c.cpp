@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "gpt2/crc32c.hpp"
+#include "gpt2/checkpoint/crc32c.hpp"
 
 namespace {
 

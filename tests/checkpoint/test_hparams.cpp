@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
 #include "checkpoint_test_util.hpp"
-#include "gpt2/errors.hpp"
-#include "gpt2/hparams.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/base/hparams.hpp"
 
 namespace {
 

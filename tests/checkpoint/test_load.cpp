@@ -6,9 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "checkpoint_test_util.hpp"
-#include "gpt2/checkpoint.hpp"
-#include "gpt2/errors.hpp"
-#include "gpt2/mapped_file.hpp"
+#include "gpt2/checkpoint/model_dir.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/checkpoint/mapped_file.hpp"
 
 namespace {
 

@@ -5,9 +5,9 @@
 #include <set>
 
 #include "checkpoint_test_util.hpp"
-#include "gpt2/hparams.hpp"
-#include "gpt2/tf_bundle.hpp"
-#include "gpt2/weight_registry.hpp"
+#include "gpt2/base/hparams.hpp"
+#include "gpt2/checkpoint/tf_bundle.hpp"
+#include "gpt2/checkpoint/weight_registry.hpp"
 
 namespace {
 

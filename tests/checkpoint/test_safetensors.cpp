@@ -3,8 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include "checkpoint_test_util.hpp"
-#include "gpt2/errors.hpp"
-#include "gpt2/safetensors.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/checkpoint/safetensors.hpp"
 
 namespace {
 

@@ -8,11 +8,13 @@
 #include <nlohmann/json.hpp>
 
 #include "checkpoint_test_util.hpp"
-#include "gpt2/checkpoint.hpp"
-#include "gpt2/errors.hpp"
-#include "gpt2/safetensors.hpp"
-#include "gpt2/save_model.hpp"
-#include "gpt2/tokenizer.hpp"
+#include "gpt2/checkpoint/model_dir.hpp"
+#include "gpt2/checkpoint/verify.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/checkpoint/safetensors.hpp"
+#include "gpt2/checkpoint/safetensors_writer.hpp"
+#include "gpt2/checkpoint/save_model.hpp"
+#include "gpt2/tokenizer/tokenizer.hpp"
 
 namespace {
 

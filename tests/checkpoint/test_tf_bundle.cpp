@@ -3,9 +3,9 @@
 #include <map>
 
 #include "checkpoint_test_util.hpp"
-#include "gpt2/crc32c.hpp"
-#include "gpt2/errors.hpp"
-#include "gpt2/tf_bundle.hpp"
+#include "gpt2/checkpoint/crc32c.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/checkpoint/tf_bundle.hpp"
 
 namespace {
 

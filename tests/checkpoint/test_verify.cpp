@@ -3,9 +3,10 @@
 #include <gtest/gtest.h>
 
 #include "checkpoint_test_util.hpp"
-#include "gpt2/checkpoint.hpp"
-#include "gpt2/errors.hpp"
-#include "gpt2/tf_bundle.hpp"
+#include "gpt2/checkpoint/model_dir.hpp"
+#include "gpt2/checkpoint/verify.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/checkpoint/tf_bundle.hpp"
 
 namespace {
 

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "checkpoint/checkpoint_test_util.hpp"
-#include "gpt2/tf_bundle.hpp"
+#include "gpt2/checkpoint/tf_bundle.hpp"
 #include "support/test_support.hpp"
 
 namespace {

@@ -9,8 +9,9 @@
 #include <torch/cuda.h>
 
 #include "cli/app.hpp"
-#include "gpt2/interrupt.hpp"
-#include "gpt2/tokenizer.hpp"
+#include "gpt2/base/interrupt.hpp"
+#include "gpt2/tokenizer/tokenizer.hpp"
+#include "gpt2/checkpoint/safetensors_writer.hpp"
 #include "support/test_support.hpp"
 
 using gpt2::test::run_gpt2;

@@ -1,8 +1,9 @@
 // The resumable output file (torn lines, settings sidecar, lock) and merge_shards.
 #include <gtest/gtest.h>
 
-#include "gpt2/dataset_output.hpp"
-#include "gpt2/errors.hpp"
+#include "gpt2/dataset/dataset_output.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/checkpoint/safetensors_writer.hpp"
 #include "support/test_support.hpp"
 
 namespace {

@@ -3,9 +3,10 @@
 
 #include <map>
 
-#include "gpt2/errors.hpp"
-#include "gpt2/prompt_file.hpp"
-#include "gpt2/shard.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/dataset/prompt_file.hpp"
+#include "gpt2/dataset/shard.hpp"
+#include "gpt2/checkpoint/safetensors_writer.hpp"
 #include "support/test_support.hpp"
 
 namespace {

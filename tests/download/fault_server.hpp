@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "gpt2/http.hpp"
+#include "gpt2/download/http_client.hpp"
 #include "support/test_support.hpp"
 
 namespace gpt2::test {

@@ -1,29 +1,15 @@
-// Console progress rendering: formatting helpers, bar line, plain lines off a TTY.
+// Console progress rendering: bar line, plain lines off a TTY (the size and
+// duration helpers it uses are tested in tests/base/test_format.cpp).
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <sstream>
 
-#include "gpt2/file_io.hpp"
-#include "gpt2/progress.hpp"
+#include "gpt2/base/format.hpp"
+#include "gpt2/base/file_io.hpp"
+#include "gpt2/download/progress.hpp"
 
 using namespace gpt2;
-
-TEST(ProgressFormat, Bytes) {
-  EXPECT_EQ(format_bytes(0), "0 B");
-  EXPECT_EQ(format_bytes(1023), "1023 B");
-  EXPECT_EQ(format_bytes(1536), "1.5 KiB");
-  EXPECT_EQ(format_bytes(497759232), "474.7 MiB");
-  EXPECT_EQ(format_bytes(int64_t{3} << 30), "3.0 GiB");
-  EXPECT_EQ(format_bytes(-1), "?");
-}
-
-TEST(ProgressFormat, Duration) {
-  EXPECT_EQ(format_duration(7.2), "7s");
-  EXPECT_EQ(format_duration(125), "2m05s");
-  EXPECT_EQ(format_duration(3720), "1h02m");
-  EXPECT_EQ(format_duration(-1), "--");
-}
 
 TEST(ProgressFormat, BarLine) {
   const std::string line = render_progress_line("model.ckpt.index", 512, 1024, 256, 10);

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <string>
 
-#include "gpt2/errors.hpp"
-#include "gpt2/prompt_file.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/dataset/prompt_file.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

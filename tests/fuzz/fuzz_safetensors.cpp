@@ -3,8 +3,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "gpt2/errors.hpp"
-#include "gpt2/safetensors.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/checkpoint/safetensors.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {

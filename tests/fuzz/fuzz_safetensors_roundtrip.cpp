@@ -8,8 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "gpt2/errors.hpp"
-#include "gpt2/safetensors.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/checkpoint/safetensors.hpp"
+#include "gpt2/checkpoint/safetensors_writer.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   gpt2::st::Header h;

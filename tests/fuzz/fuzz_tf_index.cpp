@@ -5,8 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "gpt2/errors.hpp"
-#include "gpt2/tf_bundle.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/checkpoint/tf_bundle.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {

@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <string>
 
-#include "gpt2/errors.hpp"
-#include "gpt2/train_documents.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/train/train_documents.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string bytes(reinterpret_cast<const char*>(data), size);

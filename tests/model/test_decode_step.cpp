@@ -9,13 +9,12 @@
 #include <cstring>
 #include <vector>
 
-#include "gpt2/decode_session.hpp"
-#include "gpt2/errors.hpp"
-#include "gpt2/model.hpp"
-#include "gpt2/ops.hpp"
-#include "model/cpu_features.hpp"
-#include "model/model_test_util.hpp"
-#include "model/step_kernels.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/model/model.hpp"
+#include "gpt2/kernels/ops.hpp"
+#include "kernels/cpu_features.hpp"
+#include "support/model_test_util.hpp"
+#include "gpt2/kernels/step_kernels.hpp"
 
 namespace {
 
@@ -198,26 +197,6 @@ TEST(KVCacheFloat16, HalfTheBytesAndCloseToFloat32) {
   // Logits move by about the relative rounding of K and V times the attention's
   // gain on this small random model; 2^-11 ~ 5e-4, allowed 1e-2.
   EXPECT_LT(worst, 1e-2);
-}
-
-}  // namespace
-
-namespace {
-
-TEST(DecodeSessionRewind, DecodingAgainFromAPrefixRepeatsTheLogits) {
-  GPT2 model(gpt2::test::random_weights(gpt2::test::tiny_hparams(), 8));
-  gpt2::DecodeSession s(*model, 2, 12);
-  auto prompt = torch::randint(0, 97, {2, 4}, torch::kInt64);  // [2, 4]
-  s.prefill(prompt);
-  auto a = torch::tensor({{5}, {6}}, torch::kInt64);
-  torch::Tensor first = s.step(a);  // position 4
-  s.step(torch::tensor({{7}, {8}}, torch::kInt64));
-  EXPECT_EQ(s.length(), 6);
-  s.rewind(4);
-  EXPECT_EQ(s.length(), 4);
-  EXPECT_TRUE(torch::equal(s.step(a), first));
-  EXPECT_THROW(s.rewind(6), gpt2::UsageError);
-  EXPECT_THROW(s.rewind(-1), gpt2::UsageError);
 }
 
 }  // namespace

@@ -1,9 +1,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "gpt2/errors.hpp"
-#include "gpt2/kv_cache.hpp"
-#include "model/model_test_util.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/model/kv_cache.hpp"
+#include "support/model_test_util.hpp"
 
 using gpt2::KVCache;
 

@@ -3,10 +3,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "gpt2/errors.hpp"
-#include "gpt2/model.hpp"
-#include "gpt2/weight_registry.hpp"
-#include "model/model_test_util.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/model/model.hpp"
+#include "gpt2/checkpoint/weight_registry.hpp"
+#include "support/model_test_util.hpp"
 
 using gpt2::GPT2;
 using gpt2::HParams;
@@ -79,15 +79,22 @@ TEST(Model, CacheTokenByTokenEqualsFullForward) {
 }
 
 TEST(Model, CachedPositionsMatter) {
-  // The cache must really be read: the same last token after different contexts
-  // gives different logits.
+  // The cache must really be read, and read right: the same last token after
+  // different contexts gives the logits of a full pass over each whole sequence
+  // (no cache), and those differ.
   GPT2 model(random_weights(tiny_hparams(), 4));
   auto c1 = model->make_cache(1), c2 = model->make_cache(1);
   model->forward(ids_tensor({{1, 2, 3}}), c1, true);
   model->forward(ids_tensor({{9, 8, 7}}), c2, true);
-  torch::Tensor l1 = model->forward(ids_tensor({{5}}), c1, true);
-  torch::Tensor l2 = model->forward(ids_tensor({{5}}), c2, true);
+  torch::Tensor l1 = model->forward(ids_tensor({{5}}), c1, true);  // [1, V]
+  torch::Tensor l2 = model->forward(ids_tensor({{5}}), c2, true);  // [1, V]
+  torch::Tensor f1 = model->forward(ids_tensor({{1, 2, 3, 5}}));   // [1, 4, V]
+  torch::Tensor f2 = model->forward(ids_tensor({{9, 8, 7, 5}}));   // [1, 4, V]
+  EXPECT_LT(max_diff(l1[0], f1[0][3]), 1e-5);
+  EXPECT_LT(max_diff(l2[0], f2[0][3]), 1e-5);
   EXPECT_GT(max_diff(l1, l2), 1e-3);
+  // A cache holding the other context's positions gives the other result.
+  EXPECT_GT(max_diff(l1[0], f2[0][3]), 1e-3);
 }
 
 TEST(Model, BatchEqualsSingleRows) {

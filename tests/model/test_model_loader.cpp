@@ -5,9 +5,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "gpt2/errors.hpp"
-#include "gpt2/model_loader.hpp"
-#include "model/model_test_util.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/model/model_loader.hpp"
+#include "gpt2/checkpoint/safetensors_writer.hpp"
+#include "support/model_test_util.hpp"
 #include "support/test_support.hpp"
 
 namespace {

@@ -8,10 +8,10 @@
 
 #include <fstream>
 
-#include "gpt2/errors.hpp"
-#include "gpt2/model_loader.hpp"
-#include "gpt2/weight_cache.hpp"
-#include "model/model_test_util.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/model/model_loader.hpp"
+#include "gpt2/model/weight_cache.hpp"
+#include "support/model_test_util.hpp"
 #include "support/test_support.hpp"
 
 namespace {

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "gpt2/model_loader.hpp"
+#include "gpt2/model/model_loader.hpp"
 #include "gpt2/serve/engine.hpp"
 #include "support/test_support.hpp"
 

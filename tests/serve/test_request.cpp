@@ -7,7 +7,7 @@
 #include <random>
 
 #include "gpt2/serve/request.hpp"
-#include "gpt2/errors.hpp"
+#include "gpt2/base/errors.hpp"
 #include "gpt2/serve/server.hpp"
 #include "support/test_support.hpp"
 

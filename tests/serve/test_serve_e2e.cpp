@@ -18,8 +18,8 @@
 
 #include <torch/torch.h>
 
-#include "gpt2/checkpoint.hpp"
-#include "gpt2/tokenizer.hpp"
+#include "gpt2/checkpoint/model_dir.hpp"
+#include "gpt2/tokenizer/tokenizer.hpp"
 #include "serve/serve_process.hpp"
 #include "support/test_support.hpp"
 

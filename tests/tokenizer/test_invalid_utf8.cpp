@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "gpt2/tokenizer.hpp"
+#include "gpt2/tokenizer/tokenizer.hpp"
 #include "tokenizer/utf8.hpp"
 
 using namespace std::literals;

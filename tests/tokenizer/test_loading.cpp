@@ -8,8 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "gpt2/errors.hpp"
-#include "gpt2/tokenizer.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/tokenizer/tokenizer.hpp"
+#include "gpt2/checkpoint/safetensors_writer.hpp"
 #include "support/test_support.hpp"
 #include "tokenizer/byte_unicode.hpp"
 

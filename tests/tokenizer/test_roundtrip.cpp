@@ -11,9 +11,9 @@
 #include <thread>
 #include <vector>
 
-#include "gpt2/errors.hpp"
-#include "gpt2/text_chunks.hpp"
-#include "gpt2/tokenizer.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/tokenizer/text_chunks.hpp"
+#include "gpt2/tokenizer/tokenizer.hpp"
 #include "tokenizer/pretokenize.hpp"
 
 using gpt2::TokenId;

@@ -6,8 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "gpt2/errors.hpp"
-#include "gpt2/tokenizer.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/tokenizer/tokenizer.hpp"
+#include "gpt2/tokenizer/stream_decoder.hpp"
 #include "tokenizer/utf8.hpp"
 
 using gpt2::StreamDecoder;

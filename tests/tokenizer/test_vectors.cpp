@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "gpt2/tokenizer.hpp"
+#include "gpt2/tokenizer/tokenizer.hpp"
 #include "support/test_support.hpp"
 #include "tokenizer/pretokenize.hpp"
 

@@ -5,8 +5,8 @@
 
 #include <cmath>
 
-#include "gpt2/adamw.hpp"
-#include "gpt2/errors.hpp"
+#include "gpt2/train/adamw.hpp"
+#include "gpt2/base/errors.hpp"
 
 namespace {
 

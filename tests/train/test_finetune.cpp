@@ -9,11 +9,13 @@
 
 #include <csignal>
 
-#include "gpt2/checkpoint.hpp"
-#include "gpt2/errors.hpp"
-#include "gpt2/model_loader.hpp"
-#include "gpt2/safetensors.hpp"
-#include "model/model_test_util.hpp"
+#include "gpt2/checkpoint/model_dir.hpp"
+#include "gpt2/checkpoint/verify.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/model/model_loader.hpp"
+#include "gpt2/checkpoint/safetensors.hpp"
+#include "gpt2/checkpoint/safetensors_writer.hpp"
+#include "support/model_test_util.hpp"
 #include "support/test_support.hpp"
 #include "train/train_test_util.hpp"
 
@@ -217,4 +219,28 @@ TEST(Finetune, Refusals) {
   o.seq = 65;
   expect(o, "exceeds the model's context", 2);
   EXPECT_FALSE(fs::exists(f.dir / "models" / "r")) << "nothing written for refused runs";
+}
+
+// A new run writes its token cache as soon as it has tokenized: a first run
+// stopped before its first checkpoint does not tokenize again, and its directory
+// (only the cache in it) is not mistaken for someone else's data.
+TEST(Finetune, AFirstRunStoppedBeforeItsFirstCheckpointKeepsItsTokens) {
+  Fixture f;
+  gpt2::test::QuietObserver q;
+  const fs::path run = f.dir / "models" / "early";
+  auto r = gpt2::finetune(f.opts("early", 2), q, [] { return true; });  // stopped before step 1
+  EXPECT_TRUE(r.interrupted);
+  EXPECT_EQ(r.step, 0);
+  EXPECT_FALSE(gpt2::is_run_dir(run));
+  EXPECT_TRUE(fs::exists(run / gpt2::kTokenCacheFile));
+  EXPECT_TRUE(fs::exists(run / gpt2::kTokenCacheMeta));
+  CountingObserver again;
+  auto done = gpt2::finetune(f.opts("early", 2), again);
+  EXPECT_TRUE(again.start.tokens_from_cache);
+  EXPECT_FALSE(again.start.resumed);
+  EXPECT_EQ(done.step, 2);
+  EXPECT_TRUE(gpt2::is_run_dir(run));
+  // The same run from scratch in one go gives the same weights.
+  gpt2::finetune(f.opts("whole", 2), q);
+  EXPECT_EQ(read_file(run / "model.safetensors"), read_file(f.dir / "models" / "whole" / "model.safetensors"));
 }

@@ -4,10 +4,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "gpt2/generate.hpp"
-#include "gpt2/model.hpp"
-#include "gpt2/trainer.hpp"
-#include "model/model_test_util.hpp"
+#include "gpt2/generate/generate.hpp"
+#include "gpt2/model/model.hpp"
+#include "gpt2/train/trainer.hpp"
+#include "support/model_test_util.hpp"
 
 TEST(Memorise, ShortTextLossNearZeroAndGreedyReproducesIt) {
   auto tok = gpt2::Tokenizer::builtin();

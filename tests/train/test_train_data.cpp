@@ -10,8 +10,9 @@
 #include <utility>
 #include <vector>
 
-#include "gpt2/errors.hpp"
-#include "gpt2/train_data.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/train/train_data.hpp"
+#include "gpt2/checkpoint/safetensors_writer.hpp"
 #include "support/test_support.hpp"
 
 namespace fs = std::filesystem;

@@ -6,11 +6,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "gpt2/checkpoint.hpp"
-#include "gpt2/errors.hpp"
-#include "gpt2/model.hpp"
-#include "gpt2/trainable_model.hpp"
-#include "model/model_test_util.hpp"
+#include "gpt2/checkpoint/model_dir.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/model/model.hpp"
+#include "gpt2/train/trainable_model.hpp"
+#include "support/model_test_util.hpp"
 #include "support/test_support.hpp"
 
 using gpt2::test::fixture_dir;

@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <string>
 
-#include "gpt2/finetune.hpp"
+#include "gpt2/train/finetune.hpp"
 
 namespace gpt2::test {
 

@@ -35,10 +35,10 @@
 #include <thread>
 #include <vector>
 
-#include "gpt2/errors.hpp"
-#include "gpt2/model.hpp"
-#include "gpt2/sampler.hpp"
-#include "gpt2/tokenizer.hpp"
+#include "gpt2/base/errors.hpp"
+#include "gpt2/model/model.hpp"
+#include "gpt2/generate/sampler.hpp"
+#include "gpt2/tokenizer/tokenizer.hpp"
 
 namespace gpt2::serve {
 

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "gpt2/sampler.hpp"
-#include "gpt2/tokenizer.hpp"
+#include "gpt2/generate/sampler.hpp"
+#include "gpt2/tokenizer/tokenizer.hpp"
 
 namespace gpt2::serve {
 
