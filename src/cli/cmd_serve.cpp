@@ -7,6 +7,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -103,7 +104,9 @@ void run_serve(ServeCliOptions o, CliIO& io) {
     throw;
   }
   serve::ServedModel served;
-  served.names = {loaded.dir.filename().string(), o.model.model};
+  std::filesystem::path dir = loaded.dir;
+  if (dir.filename().empty()) dir = dir.parent_path();  // "models/124M/"
+  served.names = {dir.filename().string(), o.model.model};
   served.vocab = loaded.tokenizer->vocab_size();
   server.attach(engine.get(), loaded.tokenizer, served);
   io.err << "gpt2 serve: " << loaded.describe() << "; " << o.engine.slots << " slots, model id '"
