@@ -240,15 +240,16 @@ void Engine::finish(Slot& s, Finish why, const std::string& error) {
   if (why == Finish::kLength && s.text && s.text->stopped()) e.finish = Finish::kStop;
   e.prompt_tokens = static_cast<int64_t>(s.prompt.size());
   e.completion_tokens = static_cast<int64_t>(s.generated.size());
-  s.handle->push(std::move(e));
-  s.handle.reset();
+  std::shared_ptr<RequestHandle> handle = std::move(s.handle);
   s.text.reset();
+  s.chain.reset();
   s.state = Slot::State::kFree;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    --active_;
+    --active_;  // before the caller hears of the end: a finished request never counts as active
   }
   idle_cv_.notify_all();
+  handle->push(std::move(e));
 }
 
 bool Engine::prompt_work(Slot& s) {
