@@ -365,6 +365,15 @@ TEST(ServeE2E, BusyServerAnswers503) {
   Reply r = post(s.port(), "/v1/completions", {{"prompt", "hi"}, {"n", 2}, {"max_tokens", 30}});
   expect_error(r, 503, "", "server_busy");
   EXPECT_NE(r.headers.find("Retry-After"), r.headers.end());
+  // The accepted first choice was cancelled with the request; once the engine has
+  // let it go (its next iteration), the slot serves again.
+  for (int i = 0; i < 200; ++i) {
+    const std::string m = request(s.port(), "GET", "/metrics").body;
+    if (m.find("\ngpt2_requests_active 0\n") != std::string::npos &&
+        m.find("\ngpt2_requests_queued 0\n") != std::string::npos)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   EXPECT_EQ(post(s.port(), "/v1/completions", {{"prompt", "hi"}, {"max_tokens", 3}}).status, 200);
 }
 
@@ -394,8 +403,10 @@ TEST(ServeE2E, DisconnectCancelsAndFreesTheSlot) {
     const std::string m = request(s.port(), "GET", "/metrics").body;
     if (m.find("gpt2_requests_active 0\n") != std::string::npos &&
         m.find("gpt2_requests_queued 0\n") != std::string::npos) {
-      const auto at = m.find("gpt2_generated_tokens_total ");
-      generated = std::stod(m.substr(at + 28));
+      const std::string key = "\ngpt2_generated_tokens_total ";  // the sample line, not its # HELP
+      const auto at = m.find(key);
+      ASSERT_NE(at, std::string::npos) << m;
+      generated = std::stod(m.substr(at + key.size()));
       break;
     }
   }
