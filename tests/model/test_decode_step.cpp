@@ -166,7 +166,12 @@ TEST_P(DecodeStep, EqualsTheUnfusedStep) {
     EXPECT_GE(close, steps * 9 / 10) << name << " with a float16 cache";
     EXPECT_LT(worst, 1e-2) << name << " with a float16 cache";
   } else {
-    EXPECT_EQ(close, steps) << name << ": summation order only, worst " << worst;
+    // Summation order only. On this project's 2-core EPYC VM (libtorch 1.13 with
+    // OpenBLAS 0.3.21), 1 of the 120 steps differs by 1.6e-5 to 2.8e-5 of the largest
+    // logit (the same before and after the layout change, bit for bit); a wrong
+    // cache position or weight shows up as 1e-2 or more.
+    EXPECT_GE(close, steps - 3) << name << ": summation order only, worst " << worst;
+    EXPECT_LT(worst, 1e-4) << name << ": summation order only";
   }
 }
 
