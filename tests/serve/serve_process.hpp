@@ -94,6 +94,17 @@ class ServeProcess {
     return err_;
   }
 
+  // Waits (up to timeout_s) for `needle` on the server's stderr: the access log
+  // line of a request is written after its response, so it may come a moment later.
+  bool wait_err(const std::string& needle, double timeout_s = 10) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    while (err().find(needle) == std::string::npos) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+  }
+
   // Sends `sig` and waits (up to timeout_s) for the exit; returns the exit code (-1: still running).
   int stop(int sig = SIGTERM, double timeout_s = 30) {
     if (exited_) return exit_code_;

@@ -119,8 +119,8 @@ TEST(ServeE2E, HealthModelsAndUnknownRoutes) {
   expect_error(request(s.port(), "GET", "/v1/nothing"), 404);
   expect_error(request(s.port(), "POST", "/v1/embeddingz", "{}"), 404);
   // The access log: one line per request with method, path, status, tokens and ms.
-  EXPECT_NE(s.err().find("GET /v1/models 200 tokens 0 "), std::string::npos) << s.err();
-  EXPECT_NE(s.err().find("GET /v1/nothing 404"), std::string::npos) << s.err();
+  EXPECT_TRUE(s.wait_err("GET /v1/models 200 tokens 0 ")) << s.err();
+  EXPECT_TRUE(s.wait_err("GET /v1/nothing 404")) << s.err();
   EXPECT_EQ(s.stop(SIGTERM), 0) << s.err();
 }
 
@@ -164,7 +164,7 @@ TEST(ServeE2E, GreedyCompletionsMatchTheReference) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.j()["choices"][0]["text"],
             gpt2::Tokenizer::builtin()->decode({26478, 26478, 41474}));
-  EXPECT_NE(s.err().find("POST /v1/completions 200 tokens 20 "), std::string::npos) << s.err();
+  EXPECT_TRUE(s.wait_err("POST /v1/completions 200 tokens 20 ")) << s.err();
 }
 
 // Echo with max_tokens 0 (the log-likelihood request): the prompt's log-probs,
@@ -451,7 +451,7 @@ TEST(ServeE2E, SigtermEndsStreamsCleanly) {
   const auto data = sse_data(r.body);
   ASSERT_FALSE(data.empty());
   EXPECT_EQ(data.back(), "[DONE]");
-  EXPECT_NE(s.err().find("stopped"), std::string::npos) << s.err();
+  EXPECT_TRUE(s.wait_err("stopped")) << s.err();
 }
 
 // Chat through --chat-template plain: the same text as completions of the
