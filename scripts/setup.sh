@@ -11,6 +11,7 @@ PKGS=(
   nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev libre2-dev
   libsnappy-dev               # Snappy-compressed TensorFlow index blocks
   libgtest-dev libgmock-dev   # tests
+  libcpp-httplib-dev          # HTTP/1.1 server of `gpt2 serve` (and the clients of its tests)
   python3                     # local HTTP fault-injection server used by the downloader tests; PNG check
   chromium fonts-dejavu-core  # headless rendering of `gpt2 score --html` reports (scripts/check_html.sh)
   man-db zsh                  # tests of the generated man page (man -l, groff) and zsh completion
@@ -46,3 +47,6 @@ if command -v update-alternatives >/dev/null; then
     $SUDO update-alternatives --set liblapack.so.3-x86_64-linux-gnu "$cand" >/dev/null
   fi
 fi
+
+# Node + the official openai npm package for the client test of `gpt2 serve`.
+"$(dirname "$0")/setup_node.sh"

@@ -21,6 +21,7 @@ std::unique_ptr<CLI::App> make_app(CliIO& io) {
   register_bench_command(*app, io);
   register_score_command(*app, io);
   register_finetune_command(*app, io);
+  register_serve_command(*app, io);
   return app;
 }
 

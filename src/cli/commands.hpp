@@ -15,5 +15,6 @@ void register_bench_command(CLI::App& app, CliIO& io);        // bench          
 void register_merge_command(CLI::App& app, CliIO& io);        // merge-shards         (cmd_merge_shards.cpp)
 void register_score_command(CLI::App& app, CliIO& io);        // score                (cmd_score.cpp)
 void register_finetune_command(CLI::App& app, CliIO& io);     // finetune             (cmd_finetune.cpp)
+void register_serve_command(CLI::App& app, CliIO& io);        // serve                (cmd_serve.cpp)
 
 }  // namespace gpt2::cli

@@ -92,6 +92,15 @@ class GPT2Impl : public torch::nn::Module {
   // Every projection's stored weights (bfloat16/int8/int4), for a weight cache.
   PackedWeights packed_weights() const;
 
+  // One new token for each of B rows whose caches are separate and of any
+  // lengths (continuous batching: each row is one request at its own position).
+  // caches[b]: batch 1, row b's token is written at caches[b]->length(), which
+  // then advances by one. -> logits [B, V]. Runs the fused decode step in groups
+  // of ops::kMaxKernelRows rows where it can (a row's numbers do not depend on
+  // the other rows), else one libtorch pass per row. UsageError for a bad id,
+  // a full cache or a cache of another batch.
+  torch::Tensor decode_rows(const std::vector<int64_t>& ids, const std::vector<KVCache*>& caches);
+
  private:
   struct Block {
     torch::Tensor ln_1_g, ln_1_b;  // [C], [C]
@@ -110,6 +119,13 @@ class GPT2Impl : public torch::nn::Module {
   // The fused batch-1..16 decode step on raw buffers: ids [B] (one new token
   // per row) -> logits [B, V]; writes the cache and advances it by one.
   torch::Tensor decode_step(const int64_t* ids, int64_t rows, KVCache& cache) const;
+  // The step itself: row b of the batch is row `row` of `*cache`, at that cache's
+  // length (not advanced here).
+  struct StepRow {
+    KVCache* cache = nullptr;
+    int64_t row = 0;
+  };
+  torch::Tensor decode_step_rows(const int64_t* ids, const std::vector<StepRow>& rows) const;
 
   HParams hp_;
   ModelOptions options_;
