@@ -208,7 +208,7 @@ GenerateResult generate(GPT2Impl& model, const std::shared_ptr<const Tokenizer>&
                         const GenerateCallbacks& callbacks) {
   if (batch < 1) throw UsageError("--batch-size must be at least 1");
   std::vector<RowRequest> rows(static_cast<size_t>(batch));
-  for (int64_t r = 0; r < batch; ++r) rows[static_cast<size_t>(r)] = {prompt, options.first_sample + static_cast<uint64_t>(r)};
+  for (int64_t r = 0; r < batch; ++r) rows[static_cast<size_t>(r)] = {prompt, options.first_sample + static_cast<uint64_t>(r), nullptr};
   return generate_rows(model, tokenizer, rows, options, callbacks);
 }
 

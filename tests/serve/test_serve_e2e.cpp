@@ -604,7 +604,13 @@ TEST(ServeE2E, LoadSixtyFourClientsTwentyRequestsEach) {
   const int64_t after_second = s.rss_kib();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_GT(after_first, 0);
+#ifndef __SANITIZE_ADDRESS__
   EXPECT_LT(after_second - after_first, 16 * 1024) << "RSS " << after_first << " -> " << after_second << " KiB";
+#else
+  // Under AddressSanitizer freed memory waits in its quarantine (256 MiB), so RSS
+  // grows by design (measured: +168 MiB here); leaks are LeakSanitizer's to find.
+  (void)after_second;
+#endif
   const std::string m = request(s.port(), "GET", "/metrics").body;
   EXPECT_NE(m.find("gpt2_requests_total{route=\"/v1/completions\",status=\"200\"} 1280"), std::string::npos) << m;
   EXPECT_NE(m.find("gpt2_generated_tokens_total 7680"), std::string::npos) << m;
