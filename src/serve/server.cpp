@@ -398,28 +398,20 @@ std::string Server::Impl::metrics_text() {
   o << "# HELP gpt2_requests_total HTTP requests by route and status.\n# TYPE gpt2_requests_total counter\n";
   for (const auto& [k, n] : requests)
     o << "gpt2_requests_total{route=\"" << k.first << "\",status=\"" << k.second << "\"} " << n << "\n";
-  o << "# HELP gpt2_prompt_tokens_total Prompt tokens read into the KV caches.\n"
-       "# TYPE gpt2_prompt_tokens_total counter\ngpt2_prompt_tokens_total "
-    << st.prompt_tokens << "\n";
-  o << "# HELP gpt2_generated_tokens_total Tokens generated.\n# TYPE gpt2_generated_tokens_total counter\n"
-       "gpt2_generated_tokens_total "
-    << st.generated_tokens << "\n";
-  o << "# HELP gpt2_decode_steps_total Batched decode steps.\n# TYPE gpt2_decode_steps_total counter\n"
-       "gpt2_decode_steps_total "
-    << st.decode_steps << "\n";
-  o << "# HELP gpt2_decode_rows_total Rows decoded in those steps (rows / steps = mean batch).\n"
-       "# TYPE gpt2_decode_rows_total counter\ngpt2_decode_rows_total "
-    << st.decode_rows << "\n";
-  o << "# HELP gpt2_requests_active Requests holding a slot.\n# TYPE gpt2_requests_active gauge\n"
-       "gpt2_requests_active "
-    << st.active << "\n";
-  o << "# HELP gpt2_requests_queued Requests waiting for a slot.\n# TYPE gpt2_requests_queued gauge\n"
-       "gpt2_requests_queued "
-    << st.queued << "\n";
-  o << "# HELP gpt2_slots Slots (--parallel).\n# TYPE gpt2_slots gauge\ngpt2_slots " << st.slots << "\n";
-  o << "# HELP gpt2_slot_occupancy Fraction of the slots in use.\n# TYPE gpt2_slot_occupancy gauge\n"
-       "gpt2_slot_occupancy "
-    << (st.slots > 0 ? static_cast<double>(st.active) / static_cast<double>(st.slots) : 0.0) << "\n";
+  // One Prometheus sample with its HELP and TYPE lines.
+  auto metric = [&o](const char* name, const char* type, const char* help, auto value) {
+    o << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n" << name << " " << value << "\n";
+  };
+  metric("gpt2_prompt_tokens_total", "counter", "Prompt tokens read into the KV caches.", st.prompt_tokens);
+  metric("gpt2_generated_tokens_total", "counter", "Tokens generated.", st.generated_tokens);
+  metric("gpt2_decode_steps_total", "counter", "Batched decode steps.", st.decode_steps);
+  metric("gpt2_decode_rows_total", "counter", "Rows decoded in those steps (rows / steps = mean batch).",
+         st.decode_rows);
+  metric("gpt2_requests_active", "gauge", "Requests holding a slot.", st.active);
+  metric("gpt2_requests_queued", "gauge", "Requests waiting for a slot.", st.queued);
+  metric("gpt2_slots", "gauge", "Slots (--parallel).", st.slots);
+  metric("gpt2_slot_occupancy", "gauge", "Fraction of the slots in use.",
+         st.slots > 0 ? static_cast<double>(st.active) / static_cast<double>(st.slots) : 0.0);
   latency.write(o, "gpt2_request_duration_seconds", "Time from request to the end of the response.");
   ttft.write(o, "gpt2_time_to_first_token_seconds", "Time from a completion request to its first text.");
   return o.str();
