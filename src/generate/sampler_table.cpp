@@ -113,6 +113,11 @@ Problem logit_bias_problem(const LogitBias& bias, int64_t vocab) {
   return std::nullopt;
 }
 
+// "top_p must be ..." / "logit_bias: token id ..." (problems starting with ':' attach to the name).
+std::string named(const std::string& name, const std::string& problem) {
+  return name + (!problem.empty() && problem.front() == ':' ? "" : " ") + problem;
+}
+
 void parse_bias_flag(const std::string& text, SamplingOptions& opt) { opt.logit_bias.push_back(parse_logit_bias(text)); }
 
 // ---- the table -----------------------------------------------------------
@@ -291,18 +296,14 @@ void apply_sampling_json(const nlohmann::json& record, SamplingOptions& opt, int
           }
         },
         spec.field);
-    if (auto problem = spec.check(opt, vocab)) {
-      const bool joined = !problem->empty() && (problem->front() == ':' || std::isdigit(static_cast<unsigned char>(problem->front())));
-      throw UsageError(key + (joined && problem->front() == ':' ? "" : " ") + *problem);
-    }
+    if (auto problem = spec.check(opt, vocab)) throw UsageError(named(key, *problem));
   }
 }
 
 std::optional<std::string> sampling_problem(const SamplingOptions& opt, int64_t vocab, bool by_key) {
   for (const SamplerSpec& spec : kSamplerTable) {
     if (auto problem = spec.check(opt, vocab)) {
-      const std::string name = by_key ? spec.key : spec.flag;
-      return name + (!problem->empty() && problem->front() == ':' ? "" : " ") + *problem;
+      return named(by_key ? spec.key : spec.flag, *problem);
     }
   }
   return std::nullopt;
