@@ -263,6 +263,16 @@ TEST(DataParallelFinetune, TwoRanksOfBatchOneEqualOneRankOfBatchTwo) {
   EXPECT_EQ(nlohmann::json::parse(a.settings_json).at("world_size"), 1);
   const gpt2::ModelWeights wa = gpt2::load_model_weights(dir / "one"), wb = gpt2::load_model_weights(dir / "two");
   gpt2::for_each_weight(wa.hp, [&](const gpt2::WeightId& id) {
-    EXPECT_TRUE(torch::allclose(wb.at(id), wa.at(id), 1e-4, 1e-5)) << gpt2::weight_hf_name(id);
+    const std::string name = gpt2::weight_hf_name(id);
+    torch::Tensor x = wa.at(id), y = wb.at(id);
+    if (name.find("attn.c_attn.bias") != std::string::npos) {
+      // The key bias's gradient is zero in exact arithmetic (softmax ignores a shift
+      // shared by all keys): float32 leaves rounding noise that AdamW normalises to
+      // full-size steps of either sign. Compare the query and value biases.
+      const int64_t C = wa.hp.n_embd;
+      x = torch::cat({x.narrow(0, 0, C), x.narrow(0, 2 * C, C)});
+      y = torch::cat({y.narrow(0, 0, C), y.narrow(0, 2 * C, C)});
+    }
+    EXPECT_TRUE(torch::allclose(y, x, 1e-4, 1e-5)) << name << " max diff " << (y - x).abs().max().item<double>();
   });
 }
