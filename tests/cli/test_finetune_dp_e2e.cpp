@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -109,7 +110,15 @@ struct DpRun {
                                   std::to_string(steps), "--seq", "16", "--batch", std::to_string(batch),
                                   "--threads", "1", "--device", "cpu", "--seed", "3", "--eval-every", "2",
                                   "--sample-every", "0", "--format", "jsonl"};
-    a.insert(a.end(), extra.begin(), extra.end());
+    for (size_t i = 0; i + 1 < extra.size(); i += 2) {  // option, value: replaces a default, else added
+      auto it = std::find(a.begin(), a.end(), extra[i]);
+      if (it != a.end()) {
+        *(it + 1) = extra[i + 1];
+      } else {
+        a.push_back(extra[i]);
+        a.push_back(extra[i + 1]);
+      }
+    }
     return a;
   }
 };
