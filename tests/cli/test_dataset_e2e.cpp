@@ -24,7 +24,7 @@ using nlohmann::json;
 
 namespace {
 
-std::string tiny_ref() { return (gpt2::test::data_dir() / "tiny-ref").string(); }
+using gpt2::test::tiny_ref;
 
 std::vector<std::string> lines_of(const std::string& s) {
   std::vector<std::string> out;

@@ -16,7 +16,7 @@ using nlohmann::json;
 
 namespace {
 
-std::string tiny_ref() { return (gpt2::test::data_dir() / "tiny-ref").string(); }
+using gpt2::test::tiny_ref;
 
 std::vector<json> records_of(const std::string& out) {
   std::vector<json> v;
