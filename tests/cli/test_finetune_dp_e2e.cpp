@@ -19,6 +19,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cli/json_lines.hpp"
 #include "support/test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -123,12 +124,6 @@ struct DpRun {
   }
 };
 
-std::vector<json> records(const std::string& out) {
-  std::vector<json> v;
-  std::istringstream in(out);
-  for (std::string l; std::getline(in, l);) v.push_back(json::parse(l));
-  return v;
-}
 
 // Both ranks to the end; rank 0's JSONL records.
 std::vector<json> run_two(const DpRun& r, const std::string& run, int steps) {
@@ -141,7 +136,7 @@ std::vector<json> run_two(const DpRun& r, const std::string& run, int steps) {
   EXPECT_EQ(r1.status, 0) << read_file(r1.err);
   EXPECT_EQ(read_file(r1.out), "");  // rank 1 prints nothing
   EXPECT_NE(read_file(r0.err).find("data-parallel: 2 processes"), std::string::npos) << read_file(r0.err);
-  return records(read_file(r0.out));
+  return gpt2::test::json_lines(read_file(r0.out));
 }
 
 }  // namespace
@@ -150,7 +145,7 @@ TEST(FinetuneDpE2E, TwoRanksOfBatchOneTrainAndResumeLikeOneProcessOfBatchTwo) {
   DpRun r;
   auto single = gpt2::test::run_gpt2(r.args("one", 4, 2));
   ASSERT_EQ(single.exit_code, 0) << single.err;
-  const auto want = records(single.out);
+  const auto want = gpt2::test::json_lines(single.out);
   ASSERT_EQ(want.size(), 4u);
 
   auto first = run_two(r, "two", 2);  // then resumed from its checkpoint by both ranks

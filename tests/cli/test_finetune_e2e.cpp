@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "cli/in_process.hpp"
+#include "cli/json_lines.hpp"
 #include "support/test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -50,12 +51,6 @@ struct FtRun {
   }
 };
 
-std::vector<json> records(const std::string& out) {
-  std::vector<json> v;
-  std::istringstream in(out);
-  for (std::string l; std::getline(in, l);) v.push_back(json::parse(l));
-  return v;
-}
 
 }  // namespace
 
@@ -83,7 +78,7 @@ TEST(FinetuneE2E, JsonlRecordsAndResumeContinuesTheRun) {
   FtRun r;
   auto a = run_gpt2(r.args("j", 2, {"--format", "jsonl"}));
   ASSERT_EQ(a.exit_code, 0) << a.err;
-  auto recs = records(a.out);
+  auto recs = gpt2::test::json_lines(a.out);
   ASSERT_EQ(recs.size(), 2u);
   for (const char* k : {"step", "loss", "val_loss", "lr", "tokens_per_s", "elapsed_s"})
     EXPECT_TRUE(recs[1].contains(k)) << k;
@@ -98,7 +93,7 @@ TEST(FinetuneE2E, JsonlRecordsAndResumeContinuesTheRun) {
   ASSERT_EQ(b.exit_code, 0) << b.err;
   EXPECT_NE(b.err.find("resuming"), std::string::npos) << b.err;
   EXPECT_NE(b.err.find("token cache reused"), std::string::npos) << b.err;
-  recs = records(b.out);
+  recs = gpt2::test::json_lines(b.out);
   ASSERT_EQ(recs.size(), 2u);
   EXPECT_EQ(recs[0]["step"], 3);
 }
