@@ -200,9 +200,20 @@ TEST(ServeRequest, ChatTemplatesRenderAndValidate) {
       json{{"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"max_completion_tokens", 7}}.dump(),
       *gpt2::Tokenizer::builtin(), served(), plain, 64);
   EXPECT_EQ(p.max_tokens, 7);
+  EXPECT_EQ(p.logprobs, -1);
+  const json hi = {{{"role", "user"}, {"content", "x"}}};
+  p = gpt2::serve::parse_chat_request(json{{"messages", hi}, {"logprobs", true}}.dump(), *gpt2::Tokenizer::builtin(),
+                                      served(), plain, 64);
+  EXPECT_EQ(p.logprobs, 0) << "logprobs: true alone: the token's own log-prob, no alternatives";
+  p = gpt2::serve::parse_chat_request(json{{"messages", hi}, {"logprobs", true}, {"top_logprobs", 20}}.dump(),
+                                      *gpt2::Tokenizer::builtin(), served(), plain, 64);
+  EXPECT_EQ(p.logprobs, 20);
   for (const json& bad : {json{{"messages", "hi"}}, json{{"messages", {{{"content", "x"}}}}},
                           json{{"messages", {{{"role", "user"}, {"content", 5}}}}},
-                          json{{"messages", {{{"role", "user"}, {"content", "x"}}}}, {"logprobs", true}},
+                          json{{"messages", hi}, {"top_logprobs", 2}},
+                          json{{"messages", hi}, {"logprobs", true}, {"top_logprobs", 21}},
+                          json{{"messages", hi}, {"logprobs", 1}},
+                          json{{"messages", hi}, {"echo", true}},
                           json{{"messages", {{{"role", "user"}, {"content", "x"}}}}, {"max_tokens", 0}}})
     EXPECT_THROW(gpt2::serve::parse_chat_request(bad.dump(), *gpt2::Tokenizer::builtin(), served(), plain, 64),
                  ApiError)
