@@ -424,6 +424,9 @@ void Server::Impl::setup() {
   svr.set_read_timeout(opt.timeout_s, 0);
   svr.set_write_timeout(opt.timeout_s, 0);
   svr.set_keep_alive_timeout(std::min<time_t>(5, opt.timeout_s));
+  // Streamed chunks are small writes: without TCP_NODELAY, Nagle's algorithm holds
+  // each behind the client's delayed ACK of the previous one (up to 40 ms on Linux).
+  svr.set_tcp_nodelay(true);
 
   svr.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     t_request = RequestInfo{Clock::now(), 0};
