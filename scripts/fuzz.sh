@@ -3,7 +3,7 @@
 # run each for N seconds (default 60) on a copy of the seed corpus.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 #   targets: fuzz_tf_index fuzz_safetensors fuzz_safetensors_roundtrip fuzz_prompt_file
-#            fuzz_score_record fuzz_train_documents
+#            fuzz_score_record fuzz_train_documents fuzz_serve_request
 # Crashes are written to tests/fuzz/out/<target>/ (git-ignored) and make the script fail.
 set -euo pipefail
 
@@ -12,7 +12,7 @@ SECS="${1:-60}"
 shift || true
 TARGETS=("$@")
 [ "${#TARGETS[@]}" -gt 0 ] || TARGETS=(fuzz_tf_index fuzz_safetensors fuzz_safetensors_roundtrip fuzz_prompt_file
-                                   fuzz_score_record fuzz_train_documents)
+                                   fuzz_score_record fuzz_train_documents fuzz_serve_request)
 BUILD="${GPT2_FUZZ_BUILD:-$ROOT/build-fuzz}"
 OUT="$ROOT/tests/fuzz/out"
 
@@ -33,6 +33,8 @@ for t in "${TARGETS[@]}"; do
       extra=(-max_len=4096 "-dict=$ROOT/tests/fuzz/jsonl.dict") ;;
     fuzz_train_documents) seeds="$ROOT/tests/fuzz/corpus/train_documents"
       extra=(-max_len=4096 "-dict=$ROOT/tests/fuzz/jsonl.dict") ;;
+    fuzz_serve_request) seeds="$ROOT/tests/fuzz/corpus/serve_request"
+      extra=(-max_len=4096 "-dict=$ROOT/tests/fuzz/serve.dict") ;;
     *) echo "fuzz: unknown target $t" >&2; exit 2 ;;
   esac
   work="$OUT/$t"

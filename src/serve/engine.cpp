@@ -125,7 +125,7 @@ std::shared_ptr<RequestHandle> Engine::submit(EngineRequest r) {
     throw UsageError("the prompt (" + std::to_string(T) + " tokens) and max_tokens (" + std::to_string(r.max_tokens) +
                      ") need " + std::to_string(r.max_tokens == 0 ? T : positions_needed(T, r.max_tokens)) +
                      " positions; the model's context is " + std::to_string(n_ctx));
-  if (r.logprobs > 5 || r.logprobs < -1) throw UsageError("logprobs must be between 0 and 5");
+  if (r.logprobs > 20 || r.logprobs < -1) throw UsageError("logprobs must be between 0 and 20");
   validate_sampling(r.sampling, vocab);
   auto handle = std::make_shared<RequestHandle>();
   {

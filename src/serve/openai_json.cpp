@@ -21,9 +21,27 @@ json empty_logprobs(bool ranks) {
 }
 }  // namespace
 
-Choice::Choice(std::shared_ptr<const Tokenizer> tok, int64_t index, bool with_logprobs, bool with_ranks)
-    : tok_(std::move(tok)), index_(index), with_logprobs_(with_logprobs), with_ranks_(with_logprobs && with_ranks) {
-  if (with_logprobs_) logprobs_ = empty_logprobs(with_ranks_);
+Choice::Choice(std::shared_ptr<const Tokenizer> tok, int64_t index, bool with_logprobs, bool with_ranks, bool chat)
+    : tok_(std::move(tok)),
+      index_(index),
+      with_logprobs_(with_logprobs),
+      with_ranks_(with_logprobs && with_ranks && !chat),
+      chat_(chat) {
+  if (with_logprobs_) logprobs_ = chat_ ? json{{"content", json::array()}} : empty_logprobs(with_ranks_);
+}
+
+json Choice::chat_logprob(const TokenLogprob& t) const {
+  auto entry = [&](TokenId id, double logprob) {
+    const std::string& piece = tok_->token_bytes(id);
+    json bytes = json::array();
+    for (unsigned char b : piece) bytes.push_back(static_cast<int>(b));
+    return json{{"token", piece}, {"logprob", logprob}, {"bytes", bytes}};
+  };
+  json j = entry(t.id, t.logprob);
+  json top = json::array();
+  for (const TokenAlternative& a : t.top) top.push_back(entry(a.id, a.logprob));
+  j["top_logprobs"] = top;
+  return j;
 }
 
 void Choice::append_logprobs(json& lp, const TokenLogprob& t, bool first_null) {
@@ -49,6 +67,25 @@ void Choice::append_logprobs(json& lp, const TokenLogprob& t, bool first_null) {
 
 json Choice::add(const EngineEvent& e, const std::string& echo_text) {
   json part = {{"text", ""}, {"index", index_}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
+  if (chat_) {  // chat: no echo; one log-probs entry per generated token
+    if (e.kind == EngineEvent::Kind::kPrompt) return part;  // (chat never echoes)
+    part["text"] = e.text;
+    text_ += e.text;
+    if (e.kind == EngineEvent::Kind::kToken) {
+      ++completion_tokens_;
+      if (with_logprobs_) {
+        json entry = chat_logprob(e.token);
+        logprobs_["content"].push_back(entry);
+        part["logprobs"] = json{{"content", json::array({entry})}};
+      }
+    } else {
+      done_ = true;
+      finish_ = e.finish;
+      error_ = e.error;
+      part["finish_reason"] = finish_reason(e.finish);
+    }
+    return part;
+  }
   json lp = with_logprobs_ ? empty_logprobs(with_ranks_) : json(nullptr);
   switch (e.kind) {
     case EngineEvent::Kind::kPrompt:

@@ -1,6 +1,8 @@
 // OpenAI's JSON shapes for completions, built from engine events (no HTTP
-// here): one Choice per sample accumulates its text and legacy log-probs
-// (`tokens`, `token_logprobs`, `top_logprobs`, `text_offset`), and renders
+// here): one Choice per sample accumulates its text and log-probs, either
+// completions' legacy object (`tokens`, `token_logprobs`, `top_logprobs`,
+// `text_offset`) or chat's (`content`: one {token, logprob, bytes,
+// top_logprobs: [{token, logprob, bytes}]} per generated token), and renders
 // either a whole response's choice or one streamed chunk's.
 #pragma once
 
@@ -22,7 +24,9 @@ const char* finish_reason(Finish f);
 class Choice {
  public:
   // with_ranks: the log-probs object also has "token_ranks" (an extension; null for the first prompt token).
-  Choice(std::shared_ptr<const Tokenizer> tok, int64_t index, bool with_logprobs, bool with_ranks = false);
+  // chat: the log-probs in chat's shape ({"content": [...]}, generated tokens only; no ranks).
+  Choice(std::shared_ptr<const Tokenizer> tok, int64_t index, bool with_logprobs, bool with_ranks = false,
+         bool chat = false);
 
   // Adds an event; returns the choice's part of a stream chunk for it
   // ({"text", "index", "logprobs", "finish_reason"}), or null when the event
@@ -39,11 +43,14 @@ class Choice {
  private:
   // Appends tokens to a legacy log-probs object; `offset` advances over the pieces.
   void append_logprobs(nlohmann::json& lp, const TokenLogprob& t, bool first_null);
+  // One token as chat's {token, logprob, bytes, top_logprobs}.
+  nlohmann::json chat_logprob(const TokenLogprob& t) const;
 
   std::shared_ptr<const Tokenizer> tok_;
   int64_t index_;
   bool with_logprobs_;
   bool with_ranks_;
+  bool chat_;
   std::string text_;
   nlohmann::json logprobs_;  // the whole choice's
   int64_t offset_ = 0;       // text_offset of the next token (bytes of the pieces so far)

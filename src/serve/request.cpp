@@ -45,7 +45,7 @@ json parse_object(const std::string& body) {
   json j;
   try {
     j = json::parse(body);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number beyond double (1e309)
     throw ApiError(400, std::string("the request body is not valid JSON: ") + e.what(), "", "invalid_json");
   }
   if (!j.is_object()) throw ApiError(400, "the request body must be a JSON object", "", "invalid_json");
@@ -190,10 +190,13 @@ void parse_generation(const json& j, CompletionParams& p, const ServedModel& ser
     if (!p.stream) throw bad("stream_options", "'stream_options' is only allowed with 'stream': true");
     p.include_usage = get_bool(*so, "include_usage", false);
   }
-  if (chat) {
-    if (get_bool(j, "logprobs", false))
-      throw ApiError(400, "'logprobs' is not supported on /v1/chat/completions; use /v1/completions", "logprobs",
-                     "unsupported_parameter");
+  if (chat) {  // chat's shape: logprobs true, top_logprobs 0-20 alternatives per token
+    const bool lp = get_bool(j, "logprobs", false);
+    const int64_t top = get_int(j, "top_logprobs", 0, 0, 20);
+    if (member(j, "top_logprobs") && !lp) throw bad("top_logprobs", "'top_logprobs' needs 'logprobs': true");
+    p.logprobs = lp ? top : -1;
+    if (get_bool(j, "echo", false)) throw ApiError(400, "'echo' is not supported on /v1/chat/completions; use /v1/completions",
+                                          "echo", "unsupported_parameter");
   } else {
     p.logprobs = get_int(j, "logprobs", -1, 0, 5);
     p.echo = get_bool(j, "echo", false);

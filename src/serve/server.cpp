@@ -206,14 +206,14 @@ struct Completion {
     }
     const std::string text = part["text"];
     if (!text.empty() || part["finish_reason"].is_null()) delta["content"] = text;
-    return json{{"index", i}, {"delta", delta}, {"logprobs", nullptr}, {"finish_reason", part["finish_reason"]}};
+    return json{{"index", i}, {"delta", delta}, {"logprobs", part["logprobs"]}, {"finish_reason", part["finish_reason"]}};
   }
   json full_choice(const Choice& ch) const {
     json c = ch.full();
     if (!chat) return c;
     return json{{"index", c["index"]},
                 {"message", {{"role", "assistant"}, {"content", c["text"]}}},
-                {"logprobs", nullptr},
+                {"logprobs", c["logprobs"]},
                 {"finish_reason", c["finish_reason"]}};
   }
 };
@@ -251,7 +251,7 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
         r.ignore_eos = p.ignore_eos;
         r.logprobs = p.logprobs;
         r.echo_logprobs = p.echo;
-        c->choices.emplace_back(tok, static_cast<int64_t>(c->choices.size()), with_logprobs, p.ranks);
+        c->choices.emplace_back(tok, static_cast<int64_t>(c->choices.size()), with_logprobs, p.ranks, chat);
         c->echo_texts.push_back(prompt_text);
         c->handles.push_back(eng.submit(std::move(r)));
         c->role_sent.push_back(false);
@@ -315,8 +315,8 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
           }
           if (c->chat) {
             if (part["text"].get<std::string>().empty() && part["finish_reason"].is_null() &&
-                c->role_sent[static_cast<size_t>(i)])
-              continue;  // nothing new for a chat client (held-back text)
+                part["logprobs"].is_null() && c->role_sent[static_cast<size_t>(i)])
+              continue;  // nothing new for a chat client (held-back text, no log-probs)
             part = c->chat_part(part);
           }
           if (!send(dump_json(c->chunk(json::array({part}))))) {
@@ -424,6 +424,9 @@ void Server::Impl::setup() {
   svr.set_read_timeout(opt.timeout_s, 0);
   svr.set_write_timeout(opt.timeout_s, 0);
   svr.set_keep_alive_timeout(std::min<time_t>(5, opt.timeout_s));
+  // Streamed chunks are small writes: without TCP_NODELAY, Nagle's algorithm holds
+  // each behind the client's delayed ACK of the previous one (up to 40 ms on Linux).
+  svr.set_tcp_nodelay(true);
 
   svr.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     t_request = RequestInfo{Clock::now(), 0};

@@ -3,6 +3,7 @@
 // either parameters or an ApiError(400), never another exception.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -10,6 +11,7 @@
 #include "gpt2/base/errors.hpp"
 #include "gpt2/serve/server.hpp"
 #include "support/test_support.hpp"
+#include "fuzz/serve_request_check.hpp"
 
 using gpt2::serve::ApiError;
 using gpt2::serve::parse_completion_request;
@@ -198,9 +200,20 @@ TEST(ServeRequest, ChatTemplatesRenderAndValidate) {
       json{{"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"max_completion_tokens", 7}}.dump(),
       *gpt2::Tokenizer::builtin(), served(), plain, 64);
   EXPECT_EQ(p.max_tokens, 7);
+  EXPECT_EQ(p.logprobs, -1);
+  const json hi = {{{"role", "user"}, {"content", "x"}}};
+  p = gpt2::serve::parse_chat_request(json{{"messages", hi}, {"logprobs", true}}.dump(), *gpt2::Tokenizer::builtin(),
+                                      served(), plain, 64);
+  EXPECT_EQ(p.logprobs, 0) << "logprobs: true alone: the token's own log-prob, no alternatives";
+  p = gpt2::serve::parse_chat_request(json{{"messages", hi}, {"logprobs", true}, {"top_logprobs", 20}}.dump(),
+                                      *gpt2::Tokenizer::builtin(), served(), plain, 64);
+  EXPECT_EQ(p.logprobs, 20);
   for (const json& bad : {json{{"messages", "hi"}}, json{{"messages", {{{"content", "x"}}}}},
                           json{{"messages", {{{"role", "user"}, {"content", 5}}}}},
-                          json{{"messages", {{{"role", "user"}, {"content", "x"}}}}, {"logprobs", true}},
+                          json{{"messages", hi}, {"top_logprobs", 2}},
+                          json{{"messages", hi}, {"logprobs", true}, {"top_logprobs", 21}},
+                          json{{"messages", hi}, {"logprobs", 1}},
+                          json{{"messages", hi}, {"echo", true}},
                           json{{"messages", {{{"role", "user"}, {"content", "x"}}}}, {"max_tokens", 0}}})
     EXPECT_THROW(gpt2::serve::parse_chat_request(bad.dump(), *gpt2::Tokenizer::builtin(), served(), plain, 64),
                  ApiError)
@@ -230,4 +243,80 @@ TEST(ServeRequest, Embeddings) {
                                                     *gpt2::Tokenizer::builtin(), served()),
                ApiError);
   EXPECT_THROW(gpt2::serve::parse_embedding_request(R"({})", *gpt2::Tokenizer::builtin(), served()), ApiError);
+}
+
+// The fuzz target's invariants (tests/fuzz/serve_request_check.hpp) on every
+// file of its seed corpus and 300 deterministic mutations of each (byte edits,
+// dictionary tokens, spans duplicated or spliced from another seed): the
+// libFuzzer target's check, replayed in CTest within a second or two.
+TEST(ServeRequestCorpus, SeedsAndMutationsHoldTheParserInvariants) {
+  namespace fs = std::filesystem;
+  const fs::path dir = gpt2::test::source_dir() / "tests" / "fuzz" / "corpus" / "serve_request";
+  std::vector<std::string> seeds;
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    seeds.push_back(gpt2::test::read_file(e.path()));
+    names.push_back(e.path().filename().string());
+  }
+  ASSERT_GE(seeds.size(), 10u) << dir;
+  const auto tokenizer = gpt2::Tokenizer::builtin();
+  const std::vector<std::string> dict = {"\"prompt\"", "\"messages\"", "\"input\"", "\"tokens\"", "\"logprobs\"",
+                                         "\"top_logprobs\"", "\"stop\"", "\"logit_bias\"", "true", "null", "50257",
+                                         "-1", "1e308", "[", "]", "{", "}", ",", ":", "\\u0000", "\\ud800", "\xff"};
+  std::mt19937 gen(2026);
+  int accepted_somewhere = 0;
+  for (size_t f = 0; f < seeds.size(); ++f) {
+    const std::string problem = gpt2::serve::fuzz::check_request_body(seeds[f], *tokenizer);
+    EXPECT_EQ(problem, "") << names[f];
+    for (int i = 0; i < 300; ++i) {
+      std::string s = seeds[f];
+      const int edits = 1 + static_cast<int>(gen() % 4);
+      for (int k = 0; k < edits && !s.empty(); ++k) {
+        const size_t at = gen() % s.size();
+        switch (gen() % 5) {
+          case 0: s[at] = static_cast<char>(gen() % 256); break;
+          case 1: s.erase(at, 1 + gen() % 4); break;
+          case 2: s.insert(at, dict[gen() % dict.size()]); break;
+          case 3: s.insert(at, s.substr(at, 1 + gen() % 12)); break;
+          default: {
+            const std::string& o = seeds[gen() % seeds.size()];
+            const size_t from = gen() % o.size();
+            s.insert(at, o.substr(from, 1 + gen() % 24));
+          }
+        }
+      }
+      const std::string p = gpt2::serve::fuzz::check_request_body(s, *tokenizer);
+      EXPECT_EQ(p, "") << names[f] << " mutated to: " << nlohmann::json(s).dump(-1, ' ', true, json::error_handler_t::replace);
+      if (p.empty()) {
+        try {
+          parse_completion_request(s, *tokenizer, gpt2::serve::fuzz::served_model(tokenizer->vocab_size()));
+          ++accepted_somewhere;
+        } catch (const ApiError&) {
+        }
+      }
+    }
+  }
+  EXPECT_GT(accepted_somewhere, 0);  // the mutations reach past the JSON parser
+}
+
+// The checks themselves catch what they are for.
+TEST(ServeRequestCorpus, TheChecksFlagBrokenOutcomes) {
+  gpt2::serve::CompletionParams p;
+  p.prompts = {{1, 2}};
+  EXPECT_EQ(gpt2::serve::fuzz::check_completion(p, 50257, false), "");
+  p.prompts = {{}};
+  EXPECT_NE(gpt2::serve::fuzz::check_completion(p, 50257, false), "");
+  p.prompts = {{50257}};
+  EXPECT_NE(gpt2::serve::fuzz::check_completion(p, 50257, false), "");
+  p.prompts = {{1}};
+  p.sampling.top_p = 0;
+  EXPECT_NE(gpt2::serve::fuzz::check_completion(p, 50257, false), "");
+  p.sampling.top_p = 1;
+  p.stop = {""};
+  EXPECT_NE(gpt2::serve::fuzz::check_completion(p, 50257, false), "");
+  p.stop.clear();
+  p.logprobs = 6;
+  EXPECT_NE(gpt2::serve::fuzz::check_completion(p, 50257, false), "");
+  EXPECT_NE(gpt2::serve::fuzz::check_api_error(ApiError(500, "x")), "");
+  EXPECT_EQ(gpt2::serve::fuzz::check_api_error(ApiError(400, "x", "prompt")), "");
 }

@@ -497,7 +497,78 @@ TEST(ServeE2E, ChatCompletionsWithThePlainTemplate) {
   expect_error(post(s.port(), "/v1/chat/completions", {{"messages", {{{"role", "robot"}, {"content", "x"}}}}}), 400,
                "messages");
   expect_error(post(s.port(), "/v1/chat/completions", {{"messages", json::array()}}), 400, "messages");
-  expect_error(post(s.port(), "/v1/chat/completions", {{"messages", msgs}, {"logprobs", true}}), 400, "logprobs");
+  expect_error(post(s.port(), "/v1/chat/completions", {{"messages", msgs}, {"echo", true}}), 400, "echo");
+}
+
+// Chat log-probs in OpenAI's chat shape (logprobs: true, top_logprobs 0-20):
+// choices[].logprobs.content[{token, logprob, bytes, top_logprobs[{token,
+// logprob, bytes}]}], one entry per generated token, the same numbers as
+// /v1/completions' legacy log-probs of the rendered prompt; streamed entries
+// concatenate to the same list; greedy picks the most likely alternative.
+TEST(ServeE2E, ChatLogprobsInChatShapeEqualCompletionsLogprobs) {
+  ServeProcess s({"--chat-template", "plain"});
+  const json msgs = {{{"role", "user"}, {"content", "Hello there"}}};
+  const json req = {{"messages", msgs}, {"max_tokens", 10}, {"temperature", 0}, {"logprobs", true},
+                    {"top_logprobs", 20}, {"ignore_eos", true}};
+  Reply c = post(s.port(), "/v1/chat/completions", req);
+  ASSERT_EQ(c.status, 200) << c.body;
+  const json j = c.j();
+  const json content = j["choices"][0]["logprobs"]["content"];
+  ASSERT_TRUE(content.is_array()) << c.body;
+  EXPECT_EQ(content.size(), j["usage"]["completion_tokens"].get<size_t>());
+  Reply p = post(s.port(), "/v1/completions",
+                 {{"prompt", "User: Hello there\nAssistant:"}, {"max_tokens", 10}, {"temperature", 0},
+                  {"logprobs", 5}, {"ignore_eos", true}, {"stop", {"\nUser:", "\nSystem:", "\nAssistant:"}}});
+  ASSERT_EQ(p.status, 200) << p.body;
+  const json lp = p.j()["choices"][0]["logprobs"];
+  ASSERT_EQ(content.size(), lp["tokens"].size());
+  std::string text;
+  for (size_t k = 0; k < content.size(); ++k) {
+    const json& e = content[k];
+    EXPECT_EQ(e["token"], lp["tokens"][k]);
+    EXPECT_DOUBLE_EQ(e["logprob"].get<double>(), lp["token_logprobs"][k].get<double>());
+    std::string bytes;
+    for (const json& b : e["bytes"]) bytes += static_cast<char>(b.get<int>());
+    text += bytes;
+    ASSERT_EQ(e["top_logprobs"].size(), 20u);
+    // Greedy: the sampled token is the most likely one; alternatives most likely first.
+    EXPECT_EQ(e["top_logprobs"][0]["bytes"], e["bytes"]);
+    EXPECT_DOUBLE_EQ(e["top_logprobs"][0]["logprob"].get<double>(), e["logprob"].get<double>());
+    double mass = 0;
+    for (size_t a = 0; a < 20; ++a) {
+      const json& alt = e["top_logprobs"][a];
+      if (a > 0) EXPECT_LE(alt["logprob"].get<double>(), e["top_logprobs"][a - 1]["logprob"].get<double>());
+      mass += std::exp(alt["logprob"].get<double>());
+      // The legacy object's top 5 (keyed by piece) hold the same numbers.
+      if (a < 5 && lp["top_logprobs"][k].contains(alt["token"].get<std::string>()))
+        EXPECT_DOUBLE_EQ(lp["top_logprobs"][k][alt["token"].get<std::string>()].get<double>(),
+                         alt["logprob"].get<double>());
+    }
+    EXPECT_LE(mass, 1.0 + 1e-9);
+  }
+  EXPECT_EQ(text, p.j()["choices"][0]["text"].get<std::string>());
+  // Streamed: the chunks' entries concatenate to the same list.
+  json streamed_req = req;
+  streamed_req["stream"] = true;
+  Reply st = post(s.port(), "/v1/chat/completions", streamed_req);
+  ASSERT_EQ(st.status, 200) << st.body;
+  json streamed = json::array();
+  for (const auto& d : sse_data(st.body)) {
+    if (d == "[DONE]") continue;
+    const json k = json::parse(d);
+    const json& l = k["choices"][0]["logprobs"];
+    if (!l.is_null())
+      for (const json& e : l["content"]) streamed.push_back(e);
+  }
+  EXPECT_EQ(streamed, content);
+  // Without logprobs: null; top_logprobs alone or beyond 20: 400 naming it.
+  Reply none = post(s.port(), "/v1/chat/completions", {{"messages", msgs}, {"max_tokens", 2}});
+  ASSERT_EQ(none.status, 200) << none.body;
+  EXPECT_TRUE(none.j()["choices"][0]["logprobs"].is_null());
+  expect_error(post(s.port(), "/v1/chat/completions", {{"messages", msgs}, {"top_logprobs", 2}}), 400,
+               "top_logprobs");
+  expect_error(post(s.port(), "/v1/chat/completions", {{"messages", msgs}, {"logprobs", true}, {"top_logprobs", 21}}),
+               400, "top_logprobs");
 }
 
 // Embeddings: the last position's vector times wte^T gives the float64

@@ -77,7 +77,7 @@ struct EngineRequest {
   uint64_t sample_index = 0;
   std::vector<std::string> stop;  // the text ends before the first of these
   bool ignore_eos = false;        // false: <|endoftext|> ends the request
-  int64_t logprobs = -1;          // >= 0: each generated token's log-prob and this many alternatives
+  int64_t logprobs = -1;          // 0..20: each generated token's log-prob and this many alternatives
   bool echo_logprobs = false;     // the prompt's log-probs first (with `logprobs` alternatives, >= 0)
 };
 

@@ -48,7 +48,7 @@ struct CompletionParams {
   int64_t n = 1;
   bool stream = false;
   bool include_usage = false;                 // stream_options.include_usage
-  int64_t logprobs = -1;                      // -1: none; 0..5
+  int64_t logprobs = -1;                      // -1: none; 0..5 (chat: top_logprobs, 0..20)
   bool echo = false;
   bool ranks = false;                         // extension: logprobs also carry "token_ranks"
   std::vector<std::string> stop;              // at most 4, none empty
@@ -86,8 +86,9 @@ struct ChatTemplate {
 
 // POST /v1/chat/completions: `messages` rendered through the template into one
 // prompt, then the same parameters as completions (max_tokens or
-// max_completion_tokens; default: the rest of the context). logprobs and echo
-// are refused (400).
+// max_completion_tokens; default: the rest of the context). `logprobs: true`
+// with `top_logprobs` (0-20) sets CompletionParams::logprobs (chat's shape in
+// the response); echo is refused (400).
 CompletionParams parse_chat_request(const std::string& body, const Tokenizer& tokenizer, const ServedModel& served,
                                     const ChatTemplate& chat, int64_t n_ctx);
 

@@ -1,6 +1,7 @@
 // `gpt2 serve` driven by the official `openai` npm package (v6), unmodified:
-// models, completions (plain, streamed, echo + logprobs, n, seed, stop) and the
-// errors as the client raises them. Run by CTest (tests/serve/CMakeLists):
+// models, completions (plain, streamed, echo + logprobs, n, seed, stop), chat
+// with the plain template (plain and streamed, with logprobs) and the errors as
+// the client raises them. Run by CTest (tests/serve/CMakeLists):
 //   node openai_client.test.mjs GPT2_BINARY MODEL_DIR
 // Starts the server itself on 127.0.0.1 with a free port and an API key.
 import { spawn } from 'node:child_process';
@@ -14,7 +15,7 @@ if (!binary || !modelDir) {
 }
 
 const server = spawn(binary, ['serve', '--model', modelDir, '--host', '127.0.0.1', '--port', '0',
-                              '--api-key', 'node-test-key'], { stdio: ['ignore', 'ignore', 'pipe'] });
+                              '--api-key', 'node-test-key', '--chat-template', 'plain'], { stdio: ['ignore', 'ignore', 'pipe'] });
 let log = '';
 const port = await new Promise((resolve, reject) => {
   let port = 0;
@@ -107,6 +108,36 @@ test('completions: stop', async () => {
                                               ignore_eos: true, stop: [stop] });
   assert.equal(r.choices[0].text, greedy.slice(0, greedy.indexOf(stop)));
   assert.equal(r.choices[0].finish_reason, 'stop');
+});
+
+test('chat: logprobs in the chat shape, plain and streamed', async () => {
+  const req = { model: 'tiny-ref', messages: [{ role: 'user', content: 'Hello there' }], max_tokens: 8,
+                temperature: 0, ignore_eos: true, logprobs: true, top_logprobs: 3 };
+  const r = await client.chat.completions.create(req);
+  assert.equal(r.object, 'chat.completion');
+  assert.equal(r.choices[0].message.role, 'assistant');
+  const content = r.choices[0].logprobs.content;
+  assert.equal(content.length, r.usage.completion_tokens);
+  for (const e of content) {
+    assert.ok(e.logprob <= 0);
+    assert.ok(Array.isArray(e.bytes));
+    assert.equal(e.top_logprobs.length, 3);
+    assert.equal(e.top_logprobs[0].logprob, e.logprob);  // greedy: the most likely token
+  }
+  assert.equal(Buffer.from(content.flatMap((e) => e.bytes)).toString('utf8'), r.choices[0].message.content);
+  const stream = await client.chat.completions.create({ ...req, stream: true });
+  const streamed = [];
+  let text = '';
+  for await (const chunk of stream) {
+    for (const c of chunk.choices) {
+      if (c.delta.content) text += c.delta.content;
+      if (c.logprobs) streamed.push(...c.logprobs.content);
+    }
+  }
+  assert.equal(text, r.choices[0].message.content);
+  assert.deepEqual(streamed, content);
+  await assert.rejects(client.chat.completions.create({ ...req, top_logprobs: 21 }),
+                       (e) => e instanceof OpenAI.BadRequestError && e.param === 'top_logprobs');
 });
 
 test('errors as the client raises them', async () => {
