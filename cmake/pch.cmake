@@ -8,7 +8,14 @@
 # parsers, CLI glue, sources that need only <torch/types.h>) compile as they are.
 # GPT2_PCH=OFF builds without it; -Winvalid-pch makes GCC say so when a source
 # cannot use it.
-option(GPT2_PCH "Precompile the libtorch headers once for all targets" ON)
+# With the unity build (GPT2_UNITY, the default) only two batches reach <torch/torch.h>:
+# building the header costs more than it saves, so it is off unless asked for.
+if(GPT2_UNITY)
+  set(_gpt2_pch_default OFF)
+else()
+  set(_gpt2_pch_default ON)
+endif()
+option(GPT2_PCH "Precompile the libtorch headers once for all targets" ${_gpt2_pch_default})
 if(GPT2_PCH)
   file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/gpt2_pch.cpp "// holder of the shared libtorch precompiled header\n")
   add_library(gpt2_pch OBJECT ${CMAKE_CURRENT_BINARY_DIR}/gpt2_pch.cpp)

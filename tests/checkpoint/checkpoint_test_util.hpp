@@ -11,7 +11,6 @@
 
 namespace gpt2::test {
 
-inline std::filesystem::path tiny_ref_dir() { return data_dir() / "tiny-ref"; }
 inline std::filesystem::path hf_tiny_dir() { return data_dir() / "hf-tiny-gpt2"; }
 inline std::filesystem::path tf_index_124m_dir() { return data_dir() / "tf-index" / "124M"; }
 inline std::filesystem::path tf_small_dir(const std::string& name) { return data_dir() / "tf-small" / name; }

@@ -130,7 +130,7 @@ TEST(TfBundle, DataFilePath) {
 
 std::string index_bytes() { return read_file(tiny_ref_dir() / "model.ckpt.index"); }
 
-std::string parse_error(const std::string& bytes) {
+std::string bundle_parse_error(const std::string& bytes) {
   try {
     tf::parse_bundle_index(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "x.index");
   } catch (const gpt2::FormatError& e) {
@@ -143,14 +143,14 @@ class TfBundleFlip : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(TfBundleFlip, EveryFlippedByteIsCaught) {
   const std::string good = read_file(data_dir() / GetParam());
-  ASSERT_EQ(parse_error(good), "");
+  ASSERT_EQ(bundle_parse_error(good), "");
   // Every byte of the index is covered by a block crc, the footer's handles or magic,
   // except the footer's zero padding, which TF ignores as well.
   size_t caught = 0, ignored = 0;
   for (size_t i = 0; i < good.size(); ++i) {
     std::string bad = good;
     bad[i] = static_cast<char>(bad[i] ^ 0x10);
-    const std::string err = parse_error(bad);
+    const std::string err = bundle_parse_error(bad);
     if (!err.empty()) {
       EXPECT_TRUE(contains(err, "x.index: ")) << err;
       ++caught;
@@ -170,7 +170,7 @@ INSTANTIATE_TEST_SUITE_P(Indexes, TfBundleFlip,
 TEST(TfBundleCorrupt, TruncatedIndex) {
   const std::string good = index_bytes();
   for (size_t n : {size_t{0}, size_t{10}, size_t{47}, size_t{48}, good.size() / 2, good.size() - 1}) {
-    const std::string err = parse_error(good.substr(0, n));
+    const std::string err = bundle_parse_error(good.substr(0, n));
     EXPECT_FALSE(err.empty()) << n;
     EXPECT_TRUE(contains(err, "x.index")) << err;
   }
@@ -179,9 +179,9 @@ TEST(TfBundleCorrupt, TruncatedIndex) {
 TEST(TfBundleCorrupt, GarbageIsNotAnIndex) {
   std::string garbage(4096, '\0');
   for (size_t i = 0; i < garbage.size(); ++i) garbage[i] = static_cast<char>(i * 131 + 7);
-  EXPECT_TRUE(contains(parse_error(garbage), "bad table magic number")) << parse_error(garbage);
+  EXPECT_TRUE(contains(bundle_parse_error(garbage), "bad table magic number")) << bundle_parse_error(garbage);
   const std::string json = "{\"n_vocab\": 50257}";
-  EXPECT_TRUE(contains(parse_error(json), "too short")) << parse_error(json);
+  EXPECT_TRUE(contains(bundle_parse_error(json), "too short")) << bundle_parse_error(json);
 }
 
 TEST(TfBundleCorrupt, MissingFileIsNotFound) {

@@ -9,8 +9,6 @@
 
 namespace gpt2::test {
 
-inline std::string tiny_ref() { return (data_dir() / "tiny-ref").string(); }
-
 inline const nlohmann::json& score_reference() {
   static const nlohmann::json j = nlohmann::json::parse(read_file(data_dir() / "tiny-ref" / "score_expected.json"));
   return j;

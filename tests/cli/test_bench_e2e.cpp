@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/in_process.hpp"
 #include "support/test_support.hpp"
 
 namespace {
@@ -55,17 +56,17 @@ TEST(BenchE2E, BadOptions) {
   auto r = run_gpt2({"bench", "--model", tiny, "--dtype", "float16"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("float16"), std::string::npos) << r.err;
-  r = run_gpt2({"bench", "--model", tiny, "--random", "124M"});
+  r = gpt2::test::run_in_process({"bench", "--model", tiny, "--random", "124M"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--random"), std::string::npos) << r.err;
-  r = run_gpt2({"bench", "--random", "7B"});
+  r = gpt2::test::run_in_process({"bench", "--random", "7B"});
   EXPECT_EQ(r.exit_code, 2);
-  r = run_gpt2({"bench", "--model", tiny, "--reps", "0"});
+  r = gpt2::test::run_in_process({"bench", "--model", tiny, "--reps", "0"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--reps"), std::string::npos) << r.err;
-  r = run_gpt2({"bench", "--model", tiny, "--batch", "0"});
+  r = gpt2::test::run_in_process({"bench", "--model", tiny, "--batch", "0"});
   EXPECT_EQ(r.exit_code, 2);
-  r = run_gpt2({"bench", "--model", (data_dir() / "no-such-model").string()});
+  r = gpt2::test::run_in_process({"bench", "--model", (data_dir() / "no-such-model").string()});
   EXPECT_EQ(r.exit_code, 3);
 }
 

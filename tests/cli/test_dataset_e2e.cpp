@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cli/in_process.hpp"
 #include "support/test_support.hpp"
 
 using gpt2::test::run_gpt2;
@@ -24,7 +25,7 @@ using nlohmann::json;
 
 namespace {
 
-std::string tiny_ref() { return (gpt2::test::data_dir() / "tiny-ref").string(); }
+using gpt2::test::tiny_ref;
 
 std::vector<std::string> lines_of(const std::string& s) {
   std::vector<std::string> out;
@@ -197,21 +198,21 @@ TEST(DatasetE2E, BadInputIsNamed) {
   auto r = run_gpt2({"generate", "--model", tiny_ref(), "--prompts", (d / "p.jsonl").string(), "--format", "dataset"});
   EXPECT_EQ(r.exit_code, 4);
   EXPECT_NE(r.err.find("p.jsonl line 2: no string field \"prompt\""), std::string::npos) << r.err;
-  auto s = run_gpt2(unconditional({"--shard", "3/3"}));
+  auto s = gpt2::test::run_in_process(unconditional({"--shard", "3/3"}));
   EXPECT_EQ(s.exit_code, 2);
   EXPECT_NE(s.err.find("--shard"), std::string::npos) << s.err;
-  auto p = run_gpt2(unconditional({"--repetition-penalty", "0"}));
+  auto p = gpt2::test::run_in_process(unconditional({"--repetition-penalty", "0"}));
   EXPECT_EQ(p.exit_code, 2);
   EXPECT_NE(p.err.find("--repetition-penalty"), std::string::npos) << p.err;
-  auto b = run_gpt2(unconditional({"--logit-bias", "50257=1"}));
+  auto b = gpt2::test::run_in_process(unconditional({"--logit-bias", "50257=1"}));
   EXPECT_EQ(b.exit_code, 2);
   EXPECT_NE(b.err.find("outside the vocabulary"), std::string::npos) << b.err;
-  auto o = run_gpt2(unconditional({"--output", (d / "x").string(), "--format", "text"}));
+  auto o = gpt2::test::run_in_process(unconditional({"--output", (d / "x").string(), "--format", "text"}));
   EXPECT_EQ(o.exit_code, 2);
-  auto endless = run_gpt2({"sample-unconditional", "--model", tiny_ref(), "--format", "dataset"});
+  auto endless = gpt2::test::run_in_process({"sample-unconditional", "--model", tiny_ref(), "--format", "dataset"});
   EXPECT_EQ(endless.exit_code, 2);
   EXPECT_NE(endless.err.find("--nsamples"), std::string::npos) << endless.err;
-  auto both = run_gpt2({"generate", "--model", tiny_ref(), "--prompt", "x", "--prompts", (d / "p.jsonl").string()});
+  auto both = gpt2::test::run_in_process({"generate", "--model", tiny_ref(), "--prompt", "x", "--prompts", (d / "p.jsonl").string()});
   EXPECT_EQ(both.exit_code, 2);
 }
 

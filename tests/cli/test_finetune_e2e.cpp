@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli/in_process.hpp"
 #include "support/test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -117,8 +118,11 @@ TEST(FinetuneE2E, CtrlCSavesAndExits130) {
 
 TEST(FinetuneE2E, BadInputExitCodes) {
   FtRun r;
+  // in-process (the same run_cli() main() calls); the first case through the real binary
+  bool first = true;
   auto expect = [&](const std::vector<std::string>& args, int code, const std::string& fragment) {
-    auto p = run_gpt2(args);
+    auto p = first ? run_gpt2(args) : gpt2::test::run_in_process(args);
+    first = false;
     EXPECT_EQ(p.exit_code, code) << p.err;
     EXPECT_NE(p.err.find(fragment), std::string::npos) << p.err;
   };

@@ -19,7 +19,7 @@ using nlohmann::json;
 
 namespace {
 
-std::string tiny_ref() { return (gpt2::test::data_dir() / "tiny-ref").string(); }
+using gpt2::test::tiny_ref;
 
 const std::string kBar80(80, '=');
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli/in_process.hpp"
 #include "support/test_support.hpp"
 
 using gpt2::test::run_gpt2;
@@ -16,7 +17,7 @@ using nlohmann::json;
 
 namespace {
 
-std::string tiny_ref() { return (gpt2::test::data_dir() / "tiny-ref").string(); }
+using gpt2::test::tiny_ref;
 
 std::vector<json> records_of(const std::string& out) {
   std::vector<json> v;
@@ -88,10 +89,13 @@ TEST(PromptSettingsE2E, MixedSettingsShareABatchAndEqualEachPromptAlone) {
 
 TEST(PromptSettingsE2E, BadSettingsNameTheFileAndLine) {
   TempDir d("prompt-settings-bad");
+  bool first = true;  // the real binary once, then in-process (the same run_cli() main() calls)
   auto err_of = [&](const std::string& second) {
     gpt2::test::write_file(d / "p.jsonl", "{\"prompt\": \"ok\"}\n" + second + "\n");
-    auto r = run_gpt2({"generate", "--model", tiny_ref(), "--prompts", (d / "p.jsonl").string(), "--length", "4",
-                       "--format", "jsonl"});
+    const std::vector<std::string> args = {"generate", "--model", tiny_ref(), "--prompts", (d / "p.jsonl").string(),
+                                           "--length", "4", "--format", "jsonl"};
+    auto r = first ? run_gpt2(args) : gpt2::test::run_in_process(args);
+    first = false;
     EXPECT_EQ(r.exit_code, 2) << r.err;
     return r.err;
   };

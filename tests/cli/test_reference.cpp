@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/in_process.hpp"
 #include "support/test_support.hpp"
 
 namespace {
@@ -22,9 +23,10 @@ using gpt2::test::TempDir;
 
 std::filesystem::path generated(const std::string& rel) { return gpt2::test::gpt2_binary().parent_path() / rel; }
 
-// Subcommand names listed by `gpt2 --help`.
+// Subcommand names listed by `gpt2 --help` (read in-process: the same make_app() as the
+// binary; Reference.BinaryHelpIsTheAppsHelp checks that the binary prints the same).
 std::vector<std::string> list_subcommands() {
-  const auto r = run_gpt2({"--help"});
+  const auto r = gpt2::test::run_in_process({"--help"});
   EXPECT_EQ(r.exit_code, 0);
   std::vector<std::string> names;
   std::istringstream in(r.out);
@@ -52,7 +54,7 @@ struct HelpNames {
 };
 
 HelpNames parse_help(const std::string& sub) {
-  const auto r = run_gpt2({sub, "--help"});
+  const auto r = gpt2::test::run_in_process({sub, "--help"});
   EXPECT_EQ(r.exit_code, 0) << sub;
   HelpNames h;
   std::istringstream in(r.out);
@@ -78,7 +80,7 @@ HelpNames parse_help(const std::string& sub) {
   return h;
 }
 
-// Each subcommand's --help is read once per test process (every run pays libtorch's start-up).
+// Each subcommand's --help is read once per test process.
 const HelpNames& help_names(const std::string& sub) {
   static std::map<std::string, HelpNames> cache;
   auto it = cache.find(sub);
@@ -141,6 +143,18 @@ TEST(Reference, ManPageDocumentsEveryCommandAndOptionOfHelp) {
   }
   EXPECT_NE(text.find("--version"), std::string::npos);
   EXPECT_NE(text.find(".SH \"EXIT STATUS\""), std::string::npos);
+}
+
+// The real binary prints exactly the help the tests above read in-process.
+TEST(Reference, BinaryHelpIsTheAppsHelp) {
+  for (const std::vector<std::string> args : {std::vector<std::string>{"--help"}, {"score", "--help"}}) {
+    const auto bin = run_gpt2(args);
+    const auto app = gpt2::test::run_in_process(args);
+    EXPECT_EQ(bin.exit_code, 0);
+    EXPECT_EQ(bin.exit_code, app.exit_code);
+    EXPECT_EQ(bin.out, app.out);
+    EXPECT_EQ(bin.err, app.err);
+  }
 }
 
 TEST(Reference, ManPageRendersWithoutGroffWarnings) {

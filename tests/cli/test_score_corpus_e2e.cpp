@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "cli/score_e2e_util.hpp"
+#include "cli/in_process.hpp"
 #include "support/test_support.hpp"
 
 using gpt2::test::run_gpt2;
@@ -23,7 +24,7 @@ namespace {
 
 using gpt2::test::tiny_ref;
 
-const json& reference() { return gpt2::test::score_reference(); }
+using gpt2::test::score_reference;
 
 std::vector<std::string> lines_of(const std::string& s) {
   std::vector<std::string> out;
@@ -35,7 +36,7 @@ std::vector<std::string> lines_of(const std::string& s) {
 // The reference cases scored with window 64 / stride 32 and the <|endoftext|> prefix (the defaults on tiny-ref).
 std::vector<const json*> default_cases() {
   std::vector<const json*> v;
-  for (const json& c : reference()["cases"])
+  for (const json& c : score_reference()["cases"])
     if (c["eot_prefix"].get<bool>() && c["window"] == 64 && c["stride"] == 32) v.push_back(&c);
   return v;
 }
@@ -65,7 +66,7 @@ std::vector<std::string> score(const std::string& input, std::vector<std::string
   return a;
 }
 
-void expect_error(const gpt2::test::ProcResult& r, int code, const std::string& text) {
+void expect_corpus_error(const gpt2::test::ProcResult& r, int code, const std::string& text) {
   EXPECT_EQ(r.exit_code, code) << r.err;
   EXPECT_NE(r.err.find(text), std::string::npos) << "expected '" << text << "' in: " << r.err;
 }
@@ -132,13 +133,13 @@ TEST(ScoreCorpusE2E, ShardsUnderSlurmAndKubernetesMergeIntoOneProcess) {
 
   // A missing shard: the records it owns are named, nothing is written.
   auto partial = run_gpt2({"merge-shards", (d / "partial.jsonl").string(), k8s[2]});
-  expect_error(partial, 4, "missing");
+  expect_corpus_error(partial, 4, "missing");
   EXPECT_FALSE(std::filesystem::exists(d / "partial.jsonl"));
   // Shards of another input do not merge with these.
   gpt2::test::write_file(d / "other.jsonl", corpus(14));
   auto other = run_gpt2(score((d / "other.jsonl").string(), {"--shard", "1/2", "--output", (d / "o1").string()}));
   ASSERT_EQ(other.exit_code, 0) << other.err;
-  expect_error(run_gpt2({"merge-shards", (d / "mixed.jsonl").string(), k8s[2], (d / "o1").string()}), 4, "o1");
+  expect_corpus_error(run_gpt2({"merge-shards", (d / "mixed.jsonl").string(), k8s[2], (d / "o1").string()}), 4, "o1");
 }
 
 TEST(ScoreCorpusE2E, KilledAndRerunGivesTheUninterruptedFile) {
@@ -176,14 +177,14 @@ TEST(ScoreCorpusE2E, KilledAndRerunGivesTheUninterruptedFile) {
 
   // Other settings on the same file are refused, in one line naming the setting.
   auto other = run_gpt2(score(in, {"--output", part, "--threads", "1", "--window", "32", "--stride", "32"}));
-  expect_error(other, 2, "window");
+  expect_corpus_error(other, 2, "window");
   EXPECT_EQ(std::count(other.err.begin(), other.err.end(), '\n'), 1) << other.err;
   auto other_shard = run_gpt2(score(in, {"--output", part, "--shard", "1/2"}));
-  expect_error(other_shard, 2, "shard");
+  expect_corpus_error(other_shard, 2, "shard");
   EXPECT_EQ(gpt2::test::read_file(part), want);
   // Another input file (same name, other contents) too.
   gpt2::test::write_file(in, corpus(121));
-  expect_error(run_gpt2(args), 2, "input");
+  expect_corpus_error(run_gpt2(args), 2, "input");
 }
 
 TEST(ScoreCorpusE2E, BadLinesNameTheirLineAndAreCounted) {
@@ -191,7 +192,7 @@ TEST(ScoreCorpusE2E, BadLinesNameTheirLineAndAreCounted) {
   const std::string in = (d / "in.jsonl").string();
   // Lines 1-3 are records 0-2, line 4 is blank, line 5 (record 3) is not JSON, line 7 (record 5) has no text.
   gpt2::test::write_file(in, corpus(3) + "{\"text\": broken\n{\"text\": \"fine\"}\n{\"id\": 7}\n{\"text\": \"end\"}\n");
-  expect_error(run_gpt2(score(in, {"--output", (d / "o.jsonl").string()})), 4, "in.jsonl:5: not valid JSON");
+  expect_corpus_error(run_gpt2(score(in, {"--output", (d / "o.jsonl").string()})), 4, "in.jsonl:5: not valid JSON");
   EXPECT_FALSE(std::filesystem::exists(d / "o.jsonl"));  // the input is checked before anything is written
   auto r = run_gpt2(score(in, {"--skip-bad", "--output", (d / "o.jsonl").string()}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -209,20 +210,20 @@ TEST(ScoreCorpusE2E, OptionErrors) {
   const std::string in = (d / "in.jsonl").string();
   gpt2::test::write_file(in, corpus(2));
   const std::string out = (d / "o.jsonl").string();
-  expect_error(run_gpt2({"score", "--model", tiny_ref(), "--text", "hello", "--output", out}), 2, "--output");
-  expect_error(run_gpt2({"score", "--model", tiny_ref(), "--text", "hello", "--shard", "0/2"}), 2, "--shard");
-  expect_error(run_gpt2({"score", "--model", tiny_ref(), "--jsonl", in, "--output", out}), 2, "--format jsonl");
-  expect_error(run_gpt2(score(in, {"--shard", "2/2"})), 2, "--shard");
-  expect_error(run_gpt2(score(in, {"--shard", "auto"})), 2, "neither Slurm");
-  expect_error(run_gpt2({"score", "--model", tiny_ref(), "--text", "hello", "--summary", (d / "s.html").string()}), 2,
+  expect_corpus_error(run_gpt2({"score", "--model", tiny_ref(), "--text", "hello", "--output", out}), 2, "--output");
+  expect_corpus_error(gpt2::test::run_in_process({"score", "--model", tiny_ref(), "--text", "hello", "--shard", "0/2"}), 2, "--shard");
+  expect_corpus_error(gpt2::test::run_in_process({"score", "--model", tiny_ref(), "--jsonl", in, "--output", out}), 2, "--format jsonl");
+  expect_corpus_error(gpt2::test::run_in_process(score(in, {"--shard", "2/2"})), 2, "--shard");
+  expect_corpus_error(gpt2::test::run_in_process(score(in, {"--shard", "auto"})), 2, "neither Slurm");
+  expect_corpus_error(gpt2::test::run_in_process({"score", "--model", tiny_ref(), "--text", "hello", "--summary", (d / "s.html").string()}), 2,
                "--summary");
   EXPECT_FALSE(std::filesystem::exists(out));
   // A file that was not written by --output is not appended to.
   gpt2::test::write_file(d / "foreign.jsonl", "{\"x\": 1}\n");
-  expect_error(run_gpt2(score(in, {"--output", (d / "foreign.jsonl").string()})), 2, "not written by");
+  expect_corpus_error(gpt2::test::run_in_process(score(in, {"--output", (d / "foreign.jsonl").string()})), 2, "not written by");
   // merge-shards --summary needs score records.
   gpt2::test::write_file(d / "gen.jsonl", "{\"id\": 0, \"text\": \"x\"}\n");
-  expect_error(run_gpt2({"merge-shards", (d / "m.jsonl").string(), (d / "gen.jsonl").string(), "--summary",
+  expect_corpus_error(gpt2::test::run_in_process({"merge-shards", (d / "m.jsonl").string(), (d / "gen.jsonl").string(), "--summary",
                          (d / "s.html").string()}),
                2, "--summary");
 }

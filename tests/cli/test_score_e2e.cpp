@@ -12,9 +12,11 @@
 #include <sstream>
 
 #include "cli/score_e2e_util.hpp"
+#include "cli/in_process.hpp"
 #include "support/test_support.hpp"
 
 using gpt2::test::run_gpt2;
+using gpt2::test::run_in_process;
 using gpt2::test::TempDir;
 using nlohmann::json;
 
@@ -22,10 +24,10 @@ namespace {
 
 using gpt2::test::tiny_ref;
 
-const json& reference() { return gpt2::test::score_reference(); }
+using gpt2::test::score_reference;
 
 const json& ref_case(const std::string& name) {
-  for (const json& c : reference()["cases"])
+  for (const json& c : score_reference()["cases"])
     if (c["name"] == name) return c;
   throw std::runtime_error("no reference case " + name);
 }
@@ -208,34 +210,33 @@ TEST(ScoreE2E, CompareSameDtypeGivesZeroKL) {
 
 TEST(ScoreE2E, Errors) {
   TempDir dir("score-err");
+  // the real binary once; the rest in-process (the same run_cli() main() calls)
   expect_error(run_gpt2(score_args({"--text", ""})), 2, "nothing to score");
-  expect_error(run_gpt2(score_args({"--file", (dir / "missing.txt").string()})), 3, "missing.txt");
-  expect_error(run_gpt2(score_args({"--jsonl", (dir / "missing.jsonl").string()})), 3, "missing.jsonl");
-  expect_error(run_gpt2(score_args({"--text", "hi there", "--stride", "0"})), 2, "--stride");
-  expect_error(run_gpt2(score_args({"--text", "hi there", "--window", "32", "--stride", "33"})), 2, "--stride");
-  expect_error(run_gpt2(score_args({"--text", "hi there", "--window", "65"})), 2, "--window");
-  expect_error(run_gpt2(score_args({"--text", "hi there", "--top", "-1"})), 2, "--top");
-  expect_error(run_gpt2(score_args({"--text", "hi", "--no-eot-prefix"})), 2, "nothing to score");
-  expect_error(run_gpt2(score_args({"--text", "x", "--format", "xml"})), 2, "--format");
+  expect_error(run_in_process(score_args({"--file", (dir / "missing.txt").string()})), 3, "missing.txt");
+  expect_error(run_in_process(score_args({"--jsonl", (dir / "missing.jsonl").string()})), 3, "missing.jsonl");
+  expect_error(run_in_process(score_args({"--text", "hi there", "--stride", "0"})), 2, "--stride");
+  expect_error(run_in_process(score_args({"--text", "hi there", "--window", "32", "--stride", "33"})), 2, "--stride");
+  expect_error(run_in_process(score_args({"--text", "hi there", "--window", "65"})), 2, "--window");
+  expect_error(run_in_process(score_args({"--text", "hi there", "--top", "-1"})), 2, "--top");
+  expect_error(run_in_process(score_args({"--text", "hi", "--no-eot-prefix"})), 2, "nothing to score");
+  expect_error(run_in_process(score_args({"--text", "x", "--format", "xml"})), 2, "--format");
   gpt2::test::write_file(dir / "empty.txt", "");
-  expect_error(run_gpt2(score_args({"--file", (dir / "empty.txt").string()})), 2, "nothing to score");
-  gpt2::test::ProcOptions empty_stdin;
-  empty_stdin.stdin_data = "";
-  expect_error(run_gpt2(score_args({}), empty_stdin), 2, "nothing to score");
+  expect_error(run_in_process(score_args({"--file", (dir / "empty.txt").string()})), 2, "nothing to score");
+  expect_error(run_in_process(score_args({}), ""), 2, "nothing to score");
 
   const std::string good = json{{"text", "Hello there"}}.dump() + "\n";
   gpt2::test::write_file(dir / "notjson.jsonl", good + "{not json\n" + good);
-  expect_error(run_gpt2(score_args({"--jsonl", (dir / "notjson.jsonl").string()})), 4, "notjson.jsonl:2: not valid JSON");
+  expect_error(run_in_process(score_args({"--jsonl", (dir / "notjson.jsonl").string()})), 4, "notjson.jsonl:2: not valid JSON");
   gpt2::test::write_file(dir / "notext.jsonl", good + good + json{{"id", 3}}.dump() + "\n");
-  expect_error(run_gpt2(score_args({"--jsonl", (dir / "notext.jsonl").string()})), 4, "notext.jsonl:3: no \"text\"");
+  expect_error(run_in_process(score_args({"--jsonl", (dir / "notext.jsonl").string()})), 4, "notext.jsonl:3: no \"text\"");
   gpt2::test::write_file(dir / "emptytext.jsonl", json{{"text", ""}}.dump() + "\n");
-  expect_error(run_gpt2(score_args({"--jsonl", (dir / "emptytext.jsonl").string()})), 4, "emptytext.jsonl:1: nothing to score");
+  expect_error(run_in_process(score_args({"--jsonl", (dir / "emptytext.jsonl").string()})), 4, "emptytext.jsonl:1: nothing to score");
 
-  auto skip = run_gpt2(score_args({"--jsonl", (dir / "notjson.jsonl").string(), "--skip-bad", "--format", "jsonl"}));
+  auto skip = run_in_process(score_args({"--jsonl", (dir / "notjson.jsonl").string(), "--skip-bad", "--format", "jsonl"}));
   EXPECT_EQ(skip.exit_code, 0) << skip.err;
   EXPECT_EQ(jsonl(skip.out).size(), 2u);
   EXPECT_NE(skip.err.find("skipped 1 bad line"), std::string::npos) << skip.err;
-  expect_error(run_gpt2(score_args({"--jsonl", (dir / "notjson.jsonl").string(), "--html", (dir / "x.html").string()})),
+  expect_error(run_in_process(score_args({"--jsonl", (dir / "notjson.jsonl").string(), "--html", (dir / "x.html").string()})),
                2, "--html");
   EXPECT_FALSE(std::filesystem::exists(dir / "x.html"));
 }

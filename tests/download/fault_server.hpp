@@ -123,7 +123,6 @@ inline const std::vector<std::string>& released_files() {
   return f;
 }
 
-inline std::filesystem::path tiny_ref_dir() { return data_dir() / "tiny-ref"; }
 
 // Deterministic pseudo-random bytes (for files the downloader does not parse).
 inline std::string pseudo_random_bytes(size_t n, uint32_t seed) {

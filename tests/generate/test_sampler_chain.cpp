@@ -125,7 +125,7 @@ Vec reference(Vec l, const SamplingOptions& o, const std::vector<int64_t>& promp
 // Logits of float32 values (the chain works on float32 logits; the reference reads
 // the same values widened).
 const std::vector<float> kLogits = {1.25f, -0.5f, 2.0f, 0.375f, 0.375f, -2.0f, 1.5f, 0.0f, 3.0f, -1.0f};
-const std::vector<int64_t> kPrompt = {2, 8, 8};
+const std::vector<int64_t> kChainPrompt = {2, 8, 8};
 const std::vector<int64_t> kGenerated = {0, 8, 3, 0, 0};
 
 std::vector<std::pair<const char*, SamplingOptions>> cases() {
@@ -150,10 +150,10 @@ torch::Tensor row_tensor() { return torch::tensor(kLogits).unsqueeze(0); }  // [
 
 TEST(SamplerChain, DistributionMatchesTheWrittenOutFormulas) {
   const Vec widened(kLogits.begin(), kLogits.end());
-  const gpt2::RowHistory h{&kPrompt, &kGenerated};
+  const gpt2::RowHistory h{&kChainPrompt, &kGenerated};
   for (const auto& [name, o] : cases()) {
     gpt2::validate_sampling(o, static_cast<int64_t>(kLogits.size()));
-    const Vec want = reference(widened, o, kPrompt, kGenerated);
+    const Vec want = reference(widened, o, kChainPrompt, kGenerated);
     const torch::Tensor got = gpt2::SamplerChain(o).distribution(row_tensor(), h);  // [V] float64
     ASSERT_EQ(got.numel(), static_cast<int64_t>(want.size())) << name;
     int kept = 0;
@@ -174,7 +174,7 @@ TEST(SamplerChain, EachCaseFiltersSomethingOrChangesTheDistribution) {
   const Vec plain = softmax(widened);
   for (const auto& [name, o] : cases()) {
     if (std::string(name) == "plain") continue;
-    const Vec d = reference(widened, o, kPrompt, kGenerated);
+    const Vec d = reference(widened, o, kChainPrompt, kGenerated);
     double diff = 0;
     for (size_t i = 0; i < d.size(); ++i) diff += std::abs(d[i] - plain[i]);
     EXPECT_GT(diff, 1e-3) << name;
@@ -183,11 +183,11 @@ TEST(SamplerChain, EachCaseFiltersSomethingOrChangesTheDistribution) {
 
 TEST(SamplerChain, DrawsFollowTheReferenceDistribution) {
   const Vec widened(kLogits.begin(), kLogits.end());
-  const gpt2::RowHistory h{&kPrompt, &kGenerated};
+  const gpt2::RowHistory h{&kChainPrompt, &kGenerated};
   const int64_t N = 20000;
   for (const auto& [name, o] : cases()) {
     if (o.temperature == 0) continue;
-    const Vec want = reference(widened, o, kPrompt, kGenerated);
+    const Vec want = reference(widened, o, kChainPrompt, kGenerated);
     const gpt2::SamplerChain chain(o);
     std::vector<int64_t> counts(want.size(), 0);
     const torch::Tensor row = row_tensor();
@@ -221,7 +221,7 @@ TEST(SamplerChain, RowsWithTheirOwnChainsEqualEachRowAlone) {
   for (const auto& c : all) chains.emplace_back(c.second);
   std::vector<const gpt2::SamplerChain*> ptrs;
   for (const auto& c : chains) ptrs.push_back(&c);
-  std::vector<gpt2::RowHistory> hist(static_cast<size_t>(B), gpt2::RowHistory{&kPrompt, &kGenerated});
+  std::vector<gpt2::RowHistory> hist(static_cast<size_t>(B), gpt2::RowHistory{&kChainPrompt, &kGenerated});
   for (uint64_t draw = 0; draw < 20; ++draw) {
     std::vector<gpt2::SampleRng> rngs;
     for (int64_t b = 0; b < B; ++b) rngs.emplace_back(draw, static_cast<uint64_t>(b));

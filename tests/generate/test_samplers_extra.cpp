@@ -22,7 +22,7 @@ std::vector<float> row_of(const torch::Tensor& t) {
 // logits = log p for p = [0.5, 0.3, 0.15, 0.05]
 torch::Tensor probs_logits() { return torch::tensor({0.5, 0.3, 0.15, 0.05}, torch::kFloat64).log().to(torch::kFloat32).unsqueeze(0); }
 
-std::vector<bool> kept(const torch::Tensor& filtered) {
+std::vector<bool> survivors(const torch::Tensor& filtered) {
   std::vector<bool> k;
   for (float v : row_of(filtered)) k.push_back(v != -kInf);
   return k;
@@ -55,18 +55,18 @@ TEST(Penalties, LogitBiasAddsOrBans) {
 }
 
 TEST(Filters, MinPKeepsTokensAboveAFractionOfTheTopProbability) {
-  EXPECT_EQ(kept(min_p_filter(probs_logits(), 0.2)), (std::vector<bool>{true, true, true, false}));   // >= 0.1
-  EXPECT_EQ(kept(min_p_filter(probs_logits(), 0.5)), (std::vector<bool>{true, true, false, false}));  // >= 0.25
-  EXPECT_EQ(kept(min_p_filter(probs_logits(), 0.0)), (std::vector<bool>{true, true, true, true}));
+  EXPECT_EQ(survivors(min_p_filter(probs_logits(), 0.2)), (std::vector<bool>{true, true, true, false}));   // >= 0.1
+  EXPECT_EQ(survivors(min_p_filter(probs_logits(), 0.5)), (std::vector<bool>{true, true, false, false}));  // >= 0.25
+  EXPECT_EQ(survivors(min_p_filter(probs_logits(), 0.0)), (std::vector<bool>{true, true, true, true}));
 }
 
 // Entropy H = 1.1422 nats; |-log p - H| = [0.449, 0.062, 0.755, 1.854]; in that
 // order the tokens are 1, 0, 2, 3 with cumulative mass 0.3, 0.8, 0.95, 1.0.
 TEST(Filters, TypicalPAsHuggingFacesWarper) {
-  EXPECT_EQ(kept(typical_filter(probs_logits(), 0.5)), (std::vector<bool>{true, true, false, false}));
-  EXPECT_EQ(kept(typical_filter(probs_logits(), 0.9)), (std::vector<bool>{true, true, true, false}));
-  EXPECT_EQ(kept(typical_filter(probs_logits(), 0.2)), (std::vector<bool>{false, true, false, false}));
-  EXPECT_EQ(kept(typical_filter(probs_logits(), 1.0)), (std::vector<bool>{true, true, true, true}));
+  EXPECT_EQ(survivors(typical_filter(probs_logits(), 0.5)), (std::vector<bool>{true, true, false, false}));
+  EXPECT_EQ(survivors(typical_filter(probs_logits(), 0.9)), (std::vector<bool>{true, true, true, false}));
+  EXPECT_EQ(survivors(typical_filter(probs_logits(), 0.2)), (std::vector<bool>{false, true, false, false}));
+  EXPECT_EQ(survivors(typical_filter(probs_logits(), 1.0)), (std::vector<bool>{true, true, true, true}));
 }
 
 TEST(Filters, PenaltiesChangeGreedyChoices) {

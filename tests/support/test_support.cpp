@@ -21,6 +21,8 @@ namespace fs = std::filesystem;
 namespace gpt2::test {
 
 fs::path data_dir() { return fs::path(GPT2_TEST_DATA_DIR); }
+fs::path tiny_ref_dir() { return data_dir() / "tiny-ref"; }
+std::string tiny_ref() { return tiny_ref_dir().string(); }
 fs::path gpt2_binary() { return fs::path(GPT2_BINARY); }
 fs::path source_dir() { return fs::path(GPT2_SOURCE_DIR); }
 

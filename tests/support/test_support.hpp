@@ -11,6 +11,10 @@ namespace gpt2::test {
 
 // tests/data (fixtures copied from ../shared/gpt2, see tests/data/SOURCES.md).
 std::filesystem::path data_dir();
+// tests/data/tiny-ref: the random GPT-2 with float64 reference logits; as a path, and
+// as the string a command line takes.
+std::filesystem::path tiny_ref_dir();
+std::string tiny_ref();
 // The built gpt2 executable.
 std::filesystem::path gpt2_binary();
 // The repository root.
