@@ -7,6 +7,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build ccache pkg-config git ca-certificates
   libtorch-dev                # libtorch 1.13 (CPU)
+  libgloo-dev                 # headers of Gloo, which libtorch's c10d ProcessGroupGloo (data-parallel finetune) uses
   libopenblas0-openmp         # fast BLAS for libtorch (reference BLAS is ~50x slower)
   nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev libre2-dev
   libsnappy-dev               # Snappy-compressed TensorFlow index blocks

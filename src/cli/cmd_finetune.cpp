@@ -41,6 +41,7 @@ FinetuneOptions to_library(const FinetuneCliOptions& c) {
   o.schedule = parse_lr_schedule(c.schedule);
   o.seed_given = c.seed_opt->count() > 0;
   o.memory_limit = static_cast<int64_t>(c.max_memory_gib * 1024.0 * 1024.0 * 1024.0);
+  o.dist = distributed_env();  // torchrun's or Slurm's variables, if any
   return o;
 }
 
@@ -60,7 +61,10 @@ class ConsoleObserver : public FinetuneObserver {
             << " documents), " << format_grouped(s.val_tokens) << " validation tokens (" << s.val_documents
             << " documents)" << (s.tokens_from_cache ? ", token cache reused" : "") << "; windows of " << s.window
             << " tokens\n"
-            << "gpt2: memory: about " << s.memory << "\n";
+            << "gpt2: memory: about " << s.memory << (s.world_size > 1 ? " per process" : "") << "\n";
+    if (s.world_size > 1)
+      io_.err << "gpt2: data-parallel: " << s.world_size << " processes (" << s.dist
+              << "); global batch = processes x --batch\n";
   }
   void message(const std::string& line) override { end_bar() << "gpt2: " << line << "\n"; }
 
@@ -126,8 +130,10 @@ void run_finetune(const FinetuneCliOptions& c, CliIO& io) {
   if (r.interrupted)
     throw InterruptedError("interrupted at step " + std::to_string(r.step) + "; " + r.run_dir.string() +
                            " holds it (rerun the same command to continue)");
+  if (r.rank != 0) return;  // data-parallel: rank 0 reports
   io.err << "gpt2: done: " << r.run_dir.string() << " at step " << r.step << ", loss " << strprintf("%.4f", r.loss);
   if (r.val_loss >= 0) io.err << ", validation loss " << strprintf("%.4f", r.val_loss);
+  if (o.dist.active()) io.err << "; all-reduce " << strprintf("%.2f", r.allreduce_s) << " s in all";
   io.err << "\n";
 }
 
@@ -145,7 +151,7 @@ void register_finetune_command(CLI::App& app, CliIO& io) {
   f->add_option("--steps", o->lib.steps, "Total optimizer steps of the run (rerun with more to continue)")
       ->capture_default_str();
   f->add_option("--seq", o->lib.seq, "Tokens per training window (default: min(n_ctx, 1024))");
-  f->add_option("--batch", o->lib.batch, "Windows per micro-batch")->capture_default_str();
+  f->add_option("--batch", o->lib.batch, "Windows per micro-batch (per process when data-parallel)")->capture_default_str();
   f->add_option("--accumulate", o->lib.accumulate, "Micro-batches per optimizer step")->capture_default_str();
   f->add_option("--lr", o->lib.lr, "Peak learning rate (AdamW)")->capture_default_str();
   f->add_option("--warmup", o->lib.warmup, "Steps of linear learning-rate warm-up")->capture_default_str();
@@ -165,6 +171,10 @@ void register_finetune_command(CLI::App& app, CliIO& io) {
   f->add_option("--save-every", o->lib.save_every, "Checkpoint every N steps (always at the end and on Ctrl-C; 0: only then)")
       ->capture_default_str();
   f->add_option("--max-memory", o->max_memory_gib, "Refuse to start above this many GiB (default: MemAvailable)");
+  f->add_option("--dist-timeout", o->lib.dist_timeout_s,
+                "Data-parallel (under torchrun, Slurm or RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT): seconds "
+                "before a dead or stuck rank ends the run with an error naming it")
+      ->capture_default_str();
   f->add_option("--format", o->format, "Log: text (progress bar on a terminal) or jsonl records on stdout")
       ->capture_default_str();
   f->callback([o, &io] { run_finetune(*o, io); });

@@ -37,6 +37,7 @@ void validate(const FinetuneOptions& o) {
   positive(o.batch, "--batch");
   positive(o.accumulate, "--accumulate");
   positive(o.sample_length, "--sample-length");
+  positive(o.dist_timeout_s, "--dist-timeout");
   if (o.seq < 0) throw UsageError("--seq must be at least 1 (0: min(n_ctx, 1024)), got " + std::to_string(o.seq));
   if (!(o.lr > 0)) throw UsageError("--lr must be > 0, got " + std::to_string(o.lr));
   non_negative(static_cast<double>(o.warmup), "--warmup");
@@ -76,7 +77,7 @@ json base_identity(const FinetuneOptions& o, const fs::path& base_dir) {
           {"checkpoint_mtime_ns", file_mtime_ns(info.checkpoint_file)}};
 }
 
-json settings_json(const FinetuneOptions& o, int64_t seq, const std::string& device) {
+json settings_json(const FinetuneOptions& o, int64_t seq, const std::string& device, int world_size) {
   json data = json::array();
   for (const auto& d : o.data) data.push_back(absolute_path(d).string());
   return {{"data", data},           {"steps", o.steps},
@@ -86,7 +87,8 @@ json settings_json(const FinetuneOptions& o, int64_t seq, const std::string& dev
           {"weight_decay", o.weight_decay}, {"clip", o.clip},
           {"val_fraction", o.val_fraction}, {"eval_every", o.eval_every},
           {"sample_every", o.sample_every}, {"save_every", o.save_every},
-          {"device", device},       {"threads", o.base.threads}};
+          {"device", device},       {"threads", o.base.threads},
+          {"world_size", world_size}};  // data-parallel processes; "batch" is per process
 }
 
 // A new run's directory before its first checkpoint: the token cache, written at once.
@@ -194,7 +196,8 @@ struct PreparedData {
 // Tokens from the run's cache when it matches the inputs; else tokenized, and a new
 // run writes its cache at once (a first run stopped before its first checkpoint
 // does not tokenize again).
-PreparedData prepare_data(const FinetuneOptions& o, const OpenedRun& run, const std::vector<DataFile>& files) {
+PreparedData prepare_data(const FinetuneOptions& o, const OpenedRun& run, const std::vector<DataFile>& files,
+                          bool may_write = true) {
   PreparedData d;
   const HParams& hp = run.weights.hp;
   d.seq = o.seq > 0 ? o.seq : std::min<int64_t>(hp.n_ctx, 1024);
@@ -206,7 +209,7 @@ PreparedData prepare_data(const FinetuneOptions& o, const OpenedRun& run, const 
   std::error_code ec;
   const bool has_dir = fs::is_directory(run.run_dir, ec);
   d.stream = load_token_stream(files, *run.tokenizer, has_dir ? run.run_dir : fs::path());
-  if (!d.stream.from_cache && !is_run_dir(run.run_dir)) {
+  if (may_write && !d.stream.from_cache && !is_run_dir(run.run_dir)) {
     fs::create_directories(run.run_dir, ec);
     if (ec) throw IoError("cannot create " + run.run_dir.string() + ": " + ec.message());
     write_token_cache(run.run_dir, d.stream);
@@ -221,7 +224,7 @@ PreparedData prepare_data(const FinetuneOptions& o, const OpenedRun& run, const 
 // and checkpoints on their schedules; a last checkpoint when anything changed.
 FinetuneResult train_loop(const FinetuneOptions& o, OpenedRun& run, const PreparedData& data, TrainableGPT2& model,
                           AdamW& opt, const WindowSampler& sampler, FinetuneObserver& obs,
-                          const std::function<bool()>& should_stop) {
+                          const std::function<bool()>& should_stop, DataParallel* dp) {
   RunState& st = run.state;
   FinetuneResult res;
   res.run_dir = run.run_dir;
@@ -235,14 +238,22 @@ FinetuneResult train_loop(const FinetuneOptions& o, OpenedRun& run, const Prepar
   };
   const TrainStepSettings ts{o.batch, o.accumulate, o.clip};
   bool dirty = false;
+  // Data-parallel: rank 0 alone evaluates, samples and saves while the others wait.
+  const bool root = dp == nullptr || dp->is_root();
+  auto on_root = [&](const std::string& what, const std::function<void()>& fn) {
+    if (dp != nullptr) dp->root_only(what, fn);
+    else fn();
+  };
   while (st.step < o.steps) {
-    if (should_stop && should_stop()) {
+    bool stop = should_stop && should_stop();
+    if (dp != nullptr) stop = dp->sum({stop ? 1.0 : 0.0}, st.step)[0] > 0;  // one rank's Ctrl-C stops them all
+    if (stop) {
       res.interrupted = true;
       break;
     }
     const auto ts0 = std::chrono::steady_clock::now();
     const double lr = learning_rate(o.lr, st.step, o.warmup, o.schedule, o.steps);
-    const StepResult r = train_step(*model, opt, data.split.train, sampler, st.step, lr, ts);
+    const StepResult r = train_step(*model, opt, data.split.train, sampler, st.step, lr, ts, dp);
     ++st.step;
     dirty = true;
     LossPoint p;
@@ -253,20 +264,32 @@ FinetuneResult train_loop(const FinetuneOptions& o, OpenedRun& run, const Prepar
     p.elapsed_s = elapsed_before + seconds_since(t0);
     res.loss = r.loss;
     const bool last = st.step == o.steps;
-    if (data.split.val.size() >= 2 && ((o.eval_every > 0 && st.step % o.eval_every == 0) || last)) {
-      p.val_loss = eval_loss(*model, data.split.val, data.seq);
-      res.val_loss = p.val_loss;
-    }
-    st.history.push_back(p);
-    obs.step(p, o.steps);
-    if (o.sample_every > 0 && st.step % o.sample_every == 0)
-      obs.sample(st.step, sample_text(*model, run.tokenizer, o.sample_length, st.seed + static_cast<uint64_t>(st.step)));
-    if (o.save_every > 0 && st.step % o.save_every == 0 && !last) {
-      save();
-      dirty = false;
-    }
+    const bool eval_due = data.split.val.size() >= 2 && ((o.eval_every > 0 && st.step % o.eval_every == 0) || last);
+    const bool sample_due = o.sample_every > 0 && st.step % o.sample_every == 0;
+    const bool save_due = o.save_every > 0 && st.step % o.save_every == 0 && !last;
+    auto report = [&] {
+      if (eval_due) {
+        p.val_loss = eval_loss(*model, data.split.val, data.seq);
+        res.val_loss = p.val_loss;
+      }
+      st.history.push_back(p);
+      obs.step(p, o.steps);
+      if (sample_due)
+        obs.sample(st.step, sample_text(*model, run.tokenizer, o.sample_length, st.seed + static_cast<uint64_t>(st.step)));
+      if (save_due) save();
+    };
+    if (eval_due || sample_due || save_due)
+      on_root("evaluating, sampling or saving step " + std::to_string(st.step), report);
+    else if (root)
+      report();
+    if (save_due) dirty = false;
   }
-  if (dirty) save();
+  if (dirty) on_root("saving step " + std::to_string(st.step), save);
+  if (dp != nullptr) {
+    dp->finish();
+    res.rank = dp->rank();
+    res.allreduce_s = dp->allreduce_seconds();
+  }
   res.step = st.step;
   return res;
 }
@@ -288,19 +311,15 @@ FinetuneStart start_info(const OpenedRun& run, const PreparedData& data, const W
   s.seed = run.state.seed;
   s.memory = estimate_training_memory(run.weights.hp, o.batch, data.seq).describe(o.batch, data.seq);
   s.device = device;
+  s.world_size = o.dist.world_size;
+  if (o.dist.active()) s.dist = o.dist.describe();
   return s;
 }
 
-}  // namespace
+// ---- step 4: the model, its optimizer (resumed), and the loop ------------
 
-FinetuneResult finetune(const FinetuneOptions& o, FinetuneObserver& obs, const std::function<bool()>& should_stop) {
-  validate(o);
-  const std::vector<DataFile> files = expand_data_inputs(o.data);  // a missing file fails before anything loads
-  if (o.base.threads > 0) at::set_num_threads(o.base.threads);
-  const torch::Device device = resolve_device(o.base.device);
-
-  OpenedRun run = open_run(o, obs);
-  const PreparedData data = prepare_data(o, run, files);
+FinetuneResult train(const FinetuneOptions& o, OpenedRun& run, const PreparedData& data, const torch::Device& device,
+                     FinetuneObserver& obs, const std::function<bool()>& should_stop, DataParallel* dp) {
   const WindowSampler sampler(static_cast<int64_t>(data.split.train.size()), data.seq, run.state.seed);
   const FinetuneStart info = start_info(run, data, sampler, o, device.str());
 
@@ -315,9 +334,58 @@ FinetuneResult finetune(const FinetuneOptions& o, FinetuneObserver& obs, const s
       throw FormatError(run.run_dir.string() + ": optimizer state is at step " + std::to_string(opt.steps()) +
                         ", training state at step " + std::to_string(run.state.step));
   }
-  run.state.settings_json = settings_json(o, data.seq, device.str()).dump();
+  if (run.resumed) {
+    const json saved = json::parse(run.state.settings_json.empty() ? "{}" : run.state.settings_json);
+    const int before = saved.value("world_size", 1);
+    if (before != o.dist.world_size)
+      obs.message("note: the run continues on " + std::to_string(o.dist.world_size) + " process(es), it was on " +
+                  std::to_string(before) + " (the global batch is processes x --batch)");
+  }
+  run.state.settings_json = settings_json(o, data.seq, device.str(), o.dist.world_size).dump();
   obs.started(info);
-  return train_loop(o, run, data, model, opt, sampler, obs, should_stop);
+  return train_loop(o, run, data, model, opt, sampler, obs, should_stop, dp);
+}
+
+
+}  // namespace
+
+FinetuneResult finetune(const FinetuneOptions& o, FinetuneObserver& obs, const std::function<bool()>& should_stop) {
+  validate(o);
+  const std::vector<DataFile> files = expand_data_inputs(o.data);  // a missing file fails before anything loads
+  if (o.base.threads > 0) at::set_num_threads(o.base.threads);
+  const torch::Device device = resolve_device(o.base.device);
+
+  // Data-parallel: rank 0 opens the run (recovering an interrupted save) and
+  // writes the token cache first; the others then open the same run from it
+  // and take rank 0's seed. Everything else reports through rank 0 alone.
+  std::unique_ptr<DataParallel> dp;
+  if (o.dist.active()) dp = std::make_unique<DataParallel>(o.dist, std::chrono::seconds(o.dist_timeout_s));
+  FinetuneObserver silent;
+  FinetuneObserver& out = dp == nullptr || dp->is_root() ? obs : silent;
+  try {
+    OpenedRun run;
+    PreparedData data;
+    auto open = [&] {
+      run = open_run(o, out);
+      data = prepare_data(o, run, files, dp == nullptr || dp->is_root());
+    };
+    if (dp != nullptr) {
+      dp->root_only("opening the run and preparing its data", open);
+      const std::string seed = dp->share_from_root("seed", std::to_string(run.state.seed));
+      if (!dp->is_root()) {
+        open();
+        run.state.seed = std::stoull(seed);
+      }
+    } else {
+      open();
+    }
+    return train(o, run, data, device, out, should_stop, dp.get());
+  } catch (const DistributedError&) {
+    throw;
+  } catch (const std::exception& e) {
+    if (dp != nullptr) dp->report_failure(e.what());  // the others name this rank and its error
+    throw;
+  }
 }
 
 }  // namespace gpt2

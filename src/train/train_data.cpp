@@ -145,13 +145,14 @@ int64_t WindowSampler::offset(int64_t step, int64_t micro, int64_t row) const {
 }
 
 std::pair<torch::Tensor, torch::Tensor> sample_batch(const std::vector<uint16_t>& stream, const WindowSampler& s,
-                                                     int64_t step, int64_t micro, int64_t batch) {
+                                                     int64_t step, int64_t micro, int64_t batch,
+                                                     int64_t first_row) {
   const int64_t T = s.window();
   torch::Tensor x = torch::empty({batch, T}, torch::kInt64), y = torch::empty({batch, T}, torch::kInt64);
   auto xa = x.accessor<int64_t, 2>();
   auto ya = y.accessor<int64_t, 2>();
   for (int64_t r = 0; r < batch; ++r) {
-    const int64_t o = s.offset(step, micro, r);
+    const int64_t o = s.offset(step, micro, first_row + r);
     for (int64_t t = 0; t < T; ++t) {
       xa[r][t] = stream[static_cast<size_t>(o + t)];
       ya[r][t] = stream[static_cast<size_t>(o + t + 1)];

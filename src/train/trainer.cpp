@@ -10,15 +10,22 @@
 namespace gpt2 {
 
 StepResult train_step(TrainableGPT2Impl& model, AdamW& opt, const std::vector<uint16_t>& train,
-                      const WindowSampler& sampler, int64_t step, double lr, const TrainStepSettings& s) {
+                      const WindowSampler& sampler, int64_t step, double lr, const TrainStepSettings& s,
+                      DataParallel* dp) {
   StepResult r;
   opt.zero_grad();
+  const int64_t first_row = dp != nullptr ? dp->rank() * s.batch : 0;
   for (int64_t k = 0; k < s.accumulate; ++k) {
-    auto [x, y] = sample_batch(train, sampler, step, k, s.batch);  // [B, T], [B, T]
+    auto [x, y] = sample_batch(train, sampler, step, k, s.batch, first_row);  // [B, T], [B, T]
     torch::Tensor loss = lm_loss(model.forward(x), y);              // scalar
     (loss / static_cast<double>(s.accumulate)).backward();
     r.loss += loss.item<double>() / static_cast<double>(s.accumulate);
     r.tokens += x.numel();
+  }
+  if (dp != nullptr) {
+    dp->average_gradients(model.params(), step);  // every rank now holds the global batch's gradients
+    r.loss = dp->sum({r.loss}, step)[0] / dp->world_size();
+    r.tokens *= dp->world_size();
   }
   r.grad_norm = clip_grad_norm(model.params(), s.clip);
   opt.step(lr);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gpt2/train/adamw.hpp"
+#include "gpt2/train/distributed.hpp"
 #include "gpt2/model/model_loader.hpp"
 #include "gpt2/train/run_dir.hpp"
 
@@ -38,6 +39,10 @@ struct FinetuneOptions {
   int64_t sample_length = 64;
   int64_t save_every = 500;       // 0: only at the end (and on interrupt)
   int64_t memory_limit = 0;       // bytes; 0: MemAvailable
+  // Data-parallel: the launcher's environment (distributed_env()); world_size 1 runs alone.
+  // --batch is per process; rank 0 alone prints, evaluates, samples and saves.
+  DistributedEnv dist;
+  int64_t dist_timeout_s = 60;    // --dist-timeout: another rank dead or stuck this long ends the run
 };
 
 struct FinetuneStart {
@@ -50,6 +55,8 @@ struct FinetuneStart {
   uint64_t seed = 0;
   std::string memory;  // the estimate, described
   std::string device;
+  int world_size = 1;   // data-parallel processes (the global batch is world_size x batch)
+  std::string dist;     // DistributedEnv::describe(), empty alone
 };
 
 class FinetuneObserver {
@@ -67,11 +74,14 @@ struct FinetuneResult {
   int64_t start_step = 0, step = 0;
   bool interrupted = false;
   double loss = -1, val_loss = -1;  // last training loss, last validation loss (-1: none)
+  int rank = 0;                     // data-parallel rank (only rank 0 reports)
+  double allreduce_s = 0;           // data-parallel: seconds spent averaging gradients
 };
 
 // Throws UsageError (bad option, refused --run, --steps not above the saved
 // step, too little memory), NotFoundError (missing base model or data),
-// FormatError (bad data), IoError (unwritable models directory, failed save).
+// FormatError (bad data), IoError (unwritable models directory, failed save),
+// DistributedError (another rank died, failed or stopped answering).
 // `should_stop` is polled between steps: the run is then saved and returned
 // with interrupted = true.
 FinetuneResult finetune(const FinetuneOptions& o, FinetuneObserver& observer,

@@ -64,8 +64,11 @@ class WindowSampler {
   uint64_t seed_;
 };
 
-// Inputs and targets [batch, window] int64 of micro-batch `micro` of `step`.
+// Inputs and targets [batch, window] int64 of micro-batch `micro` of `step`:
+// rows [first_row, first_row + batch) of it (rank r of a data-parallel run
+// with --batch b trains rows [r*b, (r+1)*b) of the global batch).
 std::pair<torch::Tensor, torch::Tensor> sample_batch(const std::vector<uint16_t>& stream, const WindowSampler& s,
-                                                     int64_t step, int64_t micro, int64_t batch);
+                                                     int64_t step, int64_t micro, int64_t batch,
+                                                     int64_t first_row = 0);
 
 }  // namespace gpt2

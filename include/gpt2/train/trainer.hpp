@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gpt2/train/adamw.hpp"
+#include "gpt2/train/distributed.hpp"
 #include "gpt2/tokenizer/tokenizer.hpp"
 #include "gpt2/train/train_data.hpp"
 #include "gpt2/train/trainable_model.hpp"
@@ -29,9 +30,13 @@ struct StepResult {
 // Optimizer step `step` (0-based) with learning rate `lr`: the loss of each
 // micro-batch k (windows sample_batch(train, sampler, step, k, batch)) divided
 // by `accumulate` is back-propagated, the summed gradients are clipped and
-// AdamW updates the parameters.
+// AdamW updates the parameters. With `dp` (data-parallel), this rank trains rows
+// [rank*batch, (rank+1)*batch) of each micro-batch, the gradients are averaged
+// over the ranks before clipping (the global norm) and the loss and tokens are
+// the whole world's.
 StepResult train_step(TrainableGPT2Impl& model, AdamW& opt, const std::vector<uint16_t>& train,
-                      const WindowSampler& sampler, int64_t step, double lr, const TrainStepSettings& s);
+                      const WindowSampler& sampler, int64_t step, double lr, const TrainStepSettings& s,
+                      DataParallel* dp = nullptr);
 
 // The validation loss: `gpt2 score`'s mean negative log-likelihood (nats) of
 // `tokens` (score_tokens, windows of `window` <= n_ctx, stride window/2) on an
