@@ -12,6 +12,7 @@
 #include <string>
 
 #include "gpt2/base/errors.hpp"
+#include "gpt2/kernels/attention.hpp"
 
 namespace gpt2 {
 
@@ -232,6 +233,80 @@ torch::Tensor GPT2Impl::forward_hidden(const torch::Tensor& ids) {
   torch::Tensor x = wte_.index_select(0, tok.reshape({-1})).view({B, T, C}) +     // [B, T, C]
                     wpe_.narrow(0, 0, T).unsqueeze(0);                            // [1, T, C]
   return run_blocks(x, nullptr, 0);                                               // [B, T, C]
+}
+
+torch::Tensor GPT2Impl::run_blocks_packed(torch::Tensor x, const std::vector<int64_t>& lengths) const {
+  const int64_t N = x.size(0), C = hp_.n_embd, H = hp_.n_head, D = hp_.head_dim();
+  const bool kernel = x.device().is_cpu() && x.scalar_type() == torch::kFloat32;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+  for (size_t l = 0; l < blocks_.size(); ++l) {
+    const Block& b = blocks_[l];
+    // --- attention, each sequence on its own rows ---
+    torch::Tensor h = torch::layer_norm(x, {C}, b.ln_1_g, b.ln_1_b, kLayerNormEps);  // [N, C]
+    const torch::Tensor qkv = b.attn(h).contiguous();                               // [N, 3C]
+    torch::Tensor y = torch::empty({N, C}, x.options());                            // [N, C]
+    if (kernel) {
+      ops::causal_attention_packed(qkv.data_ptr<float>(), N, lengths, H, D, y.data_ptr<float>(),
+                                   ops::kernel_threads());
+    } else {
+      int64_t r0 = 0;
+      for (int64_t T : lengths) {
+        auto parts = qkv.narrow(0, r0, T).split(C, 1);                               // 3 x [T, C]
+        torch::Tensor q = parts[0].reshape({T, H, D}).transpose(0, 1);               // [H, T, D]
+        torch::Tensor k = parts[1].reshape({T, H, D}).transpose(0, 1);               // [H, T, D]
+        torch::Tensor v = parts[2].reshape({T, H, D}).transpose(0, 1);               // [H, T, D]
+        torch::Tensor att = torch::matmul(q, k.transpose(1, 2)).mul_(scale);       // [H, T, T]
+        if (T > 1)
+          att.masked_fill_(torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool).device(x.device())).triu(1),
+                           -std::numeric_limits<float>::infinity());
+        att = torch::softmax(att, -1);                                              // [H, T, T]
+        y.narrow(0, r0, T).copy_(torch::matmul(att, v).transpose(0, 1).reshape({T, C}));  // [T, C]
+        r0 += T;
+      }
+    }
+    x = x + b.attn_proj(y);                                                         // [N, C]
+    // --- MLP ---
+    h = torch::layer_norm(x, {C}, b.ln_2_g, b.ln_2_b, kLayerNormEps);              // [N, C]
+    x = x + b.mlp_proj(torch::gelu(b.fc(h), "tanh"));                              // [N, C]
+  }
+  return x;
+}
+
+torch::Tensor GPT2Impl::forward_hidden_packed(const torch::Tensor& ids, const std::vector<int64_t>& lengths) {
+  c10::InferenceMode guard;
+  if (!ids.defined() || ids.dim() != 1 || ids.scalar_type() != torch::kInt64)
+    throw UsageError("packed model input must be int64 token ids [N], got " + shape_of(ids));
+  const int64_t N = ids.size(0), C = hp_.n_embd;
+  int64_t total = 0;
+  std::vector<int64_t> positions;
+  positions.reserve(static_cast<size_t>(N));
+  for (int64_t T : lengths) {
+    if (T < 1 || T > hp_.n_ctx)
+      throw UsageError("a packed sequence of " + std::to_string(T) + " tokens (1.." + std::to_string(hp_.n_ctx) +
+                       " allowed)");
+    for (int64_t t = 0; t < T; ++t) positions.push_back(t);
+    total += T;
+  }
+  if (total != N || N < 1)
+    throw UsageError("packed lengths sum to " + std::to_string(total) + ", the input has " + std::to_string(N) +
+                     " ids");
+  check_ids(ids.unsqueeze(0), 0, N);
+  std::optional<ops::SerialLibtorchGuard> serial;  // few rows: libtorch's ops on this thread only
+  if (N <= ops::kMaxKernelRows && options_.device.is_cpu()) serial.emplace();
+  const torch::Tensor tok = ids.to(options_.device);                                         // [N]
+  const torch::Tensor pos = torch::tensor(positions, torch::kInt64).to(options_.device);     // [N]
+  torch::Tensor x = wte_.index_select(0, tok) + wpe_.index_select(0, pos);                   // [N, C]
+  return run_blocks_packed(x.view({N, C}), lengths);                                         // [N, C]
+}
+
+void GPT2Impl::head_logits_into(const torch::Tensor& x, torch::Tensor& out) {
+  c10::InferenceMode guard;
+  if (x.dim() != 2 || x.size(1) != hp_.n_embd)
+    throw UsageError("head_logits: expected [N, " + std::to_string(hp_.n_embd) + "] hidden states");
+  std::optional<ops::SerialLibtorchGuard> serial;  // few rows: libtorch's ops on this thread only
+  if (x.size(0) <= ops::kMaxKernelRows && options_.device.is_cpu()) serial.emplace();
+  const torch::Tensor h = torch::layer_norm(x, {hp_.n_embd}, ln_f_g_, ln_f_b_, kLayerNormEps);  // [N, C]
+  lm_head_.forward_into(h, out);                                                               // [N, V]
 }
 
 torch::Tensor GPT2Impl::head_logits(const torch::Tensor& x) {

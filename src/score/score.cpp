@@ -207,22 +207,21 @@ void Scorer::trim(Doc& d) {
 
 void Scorer::run_batch() {
   const auto t0 = std::chrono::steady_clock::now();
-  // Windows in input order while rows x longest window fits the budget (at least one).
+  // Windows in input order while their tokens fit the budget (at least one).
   std::vector<Job> jobs;
-  int64_t longest = 0;
+  int64_t packed = 0;
   for (Doc& d : docs_) {
     if (opt_.one_document_per_pass && !jobs.empty()) break;
     bool full = false;
     while (!d.windows.empty()) {
       const ScoreWindow w = d.windows.front();
       const int64_t len = w.end - w.begin;
-      const int64_t rows = static_cast<int64_t>(jobs.size()) + 1;
-      if (!jobs.empty() && rows * std::max(longest, len) > opt_.batch_tokens) {
+      if (!jobs.empty() && packed + len > opt_.batch_tokens) {
         full = true;
         break;
       }
       jobs.push_back({&d, w});
-      longest = std::max(longest, len);
+      packed += len;
       unbatched_tokens_ -= len;
       d.windows.pop_front();
     }
@@ -230,23 +229,28 @@ void Scorer::run_batch() {
   }
   if (jobs.empty()) return;
 
+  // The windows packed one after another, no padding: ids [N], one length per window.
   const int64_t B = static_cast<int64_t>(jobs.size());
-  torch::Tensor ids = torch::full({B, longest}, static_cast<int64_t>(opt_.eot_id), torch::kInt64);  // [B, T]
-  auto acc = ids.accessor<int64_t, 2>();
-  // The scored positions in job order: their rows in the [B*T, C] hidden states (a
+  torch::Tensor ids = torch::empty({packed}, torch::kInt64);  // [N]
+  int64_t* idp = ids.data_ptr<int64_t>();
+  std::vector<int64_t> lengths;
+  // The scored positions in job order: their rows in the [N, C] hidden states (a
   // window's row k predicts its token k + 1) and their target ids.
   std::vector<int64_t> rows, targets;
+  int64_t offset = 0;
   for (int64_t b = 0; b < B; ++b) {
     const Job& j = jobs[static_cast<size_t>(b)];
-    for (int64_t i = j.w.begin; i < j.w.end; ++i) acc[b][i - j.w.begin] = j.doc->at(i);
+    for (int64_t i = j.w.begin; i < j.w.end; ++i) idp[offset + i - j.w.begin] = j.doc->at(i);
     for (int64_t i = j.w.score_from; i < j.w.end; ++i) {
-      rows.push_back(b * longest + (i - 1 - j.w.begin));
+      rows.push_back(offset + (i - 1 - j.w.begin));
       targets.push_back(j.doc->at(i));
     }
+    lengths.push_back(j.w.end - j.w.begin);
+    offset += j.w.end - j.w.begin;
     tokens_forwarded_ += j.w.end - j.w.begin;
   }
   for (const Job& j : jobs) trim(*j.doc);  // the batch's ids are copied
-  const Analysis a = analyse(ids, rows, targets);
+  const Analysis a = analyse(ids, lengths, rows, targets);
   const auto table = a.table.accessor<double, 2>();
   const auto top_v = a.top_v.accessor<double, 2>();
   const auto top_i = a.top_i.accessor<int64_t, 2>();
@@ -338,28 +342,35 @@ void analyse_libtorch(torch::Tensor x, const torch::Tensor& tgt, int64_t top, to
 
 }  // namespace
 
-Scorer::Analysis Scorer::analyse(const torch::Tensor& ids, const std::vector<int64_t>& rows,
-                                 const std::vector<int64_t>& targets) {
+Scorer::Analysis Scorer::analyse(const torch::Tensor& ids, const std::vector<int64_t>& lengths,
+                                 const std::vector<int64_t>& rows, const std::vector<int64_t>& targets) {
   c10::InferenceMode guard;
-  const int64_t C = model_.hparams().n_embd, V = model_.hparams().n_vocab, R = static_cast<int64_t>(rows.size());
+  const int64_t V = model_.hparams().n_vocab, R = static_cast<int64_t>(rows.size());
   // The blocks run once for the batch; the output head only for the scored positions
   // (a window of n_ctx with stride n_ctx/2 scores half of them).
-  const torch::Tensor hidden = model_.forward_hidden(ids).reshape({-1, C});  // [B*T, C]
-  torch::Tensor ref_hidden;                                                    // [B*T, C]
-  if (reference_ != nullptr) ref_hidden = reference_->forward_hidden(ids).reshape({-1, C});
+  const torch::Tensor hidden = model_.forward_hidden_packed(ids, lengths);  // [N, C]
+  torch::Tensor ref_hidden;                                                   // [N, C]
+  if (reference_ != nullptr) ref_hidden = reference_->forward_hidden_packed(ids, lengths);
   const torch::Tensor row_ids = torch::tensor(rows, torch::kInt64).to(hidden.device());      // [R]
   const torch::Tensor target_ids = torch::tensor(targets, torch::kInt64).to(hidden.device());  // [R]
 
-  // Logits in chunks of at most kHeadChunkBytes: a chunk's [n, V] logits come back
-  // from the heap (glibc maps blocks larger than its adaptive threshold, at most
-  // 32 MiB, afresh each time, and a fresh mapping costs a page fault per 4 KiB).
-  const int64_t chunk = std::max<int64_t>(1, kHeadChunkBytes / (V * static_cast<int64_t>(sizeof(float))));
+  // Logits in chunks of at most kHeadChunkBytes, of equal sizes, into one reused
+  // buffer (a fresh block that large would be a fresh mapping each time: glibc maps
+  // blocks above its adaptive threshold, and each 4 KiB then costs a page fault).
+  const int64_t most = std::max<int64_t>(1, kHeadChunkBytes / (V * static_cast<int64_t>(sizeof(float))));
+  const int64_t n_chunks = std::max<int64_t>(1, (R + most - 1) / most);
+  const int64_t chunk = (R + n_chunks - 1) / n_chunks;
+  if (R > 0 && (!logits_buf_.defined() || logits_buf_.size(0) < chunk || logits_buf_.size(1) != V ||
+                logits_buf_.device() != hidden.device()))
+    logits_buf_ = torch::empty({std::max(chunk, logits_buf_.defined() ? logits_buf_.size(0) : 0), V},
+                               hidden.options());
   std::vector<torch::Tensor> tables, top_vs, top_is;
   for (int64_t r0 = 0; r0 < R; r0 += chunk) {
     const int64_t n = std::min(chunk, R - r0);
     const torch::Tensor sel = row_ids.narrow(0, r0, n);                                // [n]
     const torch::Tensor tgt = target_ids.narrow(0, r0, n).unsqueeze(1);                // [n, 1]
-    torch::Tensor x = model_.head_logits(hidden.index_select(0, sel));                 // [n, V]
+    torch::Tensor x = logits_buf_.narrow(0, 0, n);                                     // [n, V]
+    model_.head_logits_into(hidden.index_select(0, sel), x);
     torch::Tensor y;                                                                   // [n, V]
     if (reference_ != nullptr) y = reference_->head_logits(ref_hidden.index_select(0, sel));
     // CPU float32 (the usual case): the fused kernel; else (e.g. CUDA) libtorch ops.

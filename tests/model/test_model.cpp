@@ -61,6 +61,31 @@ TEST(Model, HeadOfSomeHiddenRowsEqualsFullForward) {
   EXPECT_THROW(model->forward_hidden(torch::full({1, 2}, 97, torch::kInt64)), gpt2::UsageError);  // id outside V
 }
 
+// Sequences of different lengths packed into one pass without padding give each
+// sequence's own forward_hidden rows (positions restart, attention stays inside).
+TEST(Model, PackedSequencesEqualEachAlone) {
+  GPT2 model(random_weights(tiny_hparams(), 3));
+  const std::vector<std::vector<int64_t>> seqs = {{5, 17, 3, 96, 0, 42, 8}, {9}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}, {60, 2}};
+  std::vector<int64_t> flat, lengths;
+  for (const auto& s : seqs) {
+    flat.insert(flat.end(), s.begin(), s.end());
+    lengths.push_back(static_cast<int64_t>(s.size()));
+  }
+  const torch::Tensor packed = model->forward_hidden_packed(torch::tensor(flat, torch::kInt64), lengths);  // [N, C]
+  ASSERT_EQ(packed.sizes(), torch::IntArrayRef({static_cast<int64_t>(flat.size()), tiny_hparams().n_embd}));
+  int64_t row0 = 0;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    const torch::Tensor alone = model->forward_hidden(ids_tensor({seqs[i]}))[0];  // [T, C]
+    EXPECT_LT(max_diff(packed.narrow(0, row0, lengths[i]), alone), 1e-5) << "sequence " << i;
+    row0 += lengths[i];
+  }
+  EXPECT_THROW(model->forward_hidden_packed(torch::tensor(flat, torch::kInt64), {7, 1}), gpt2::UsageError);
+  EXPECT_THROW(model->forward_hidden_packed(torch::tensor(std::vector<int64_t>{1, 2}, torch::kInt64), {2, 0}),
+               gpt2::UsageError);
+  EXPECT_THROW(model->forward_hidden_packed(torch::tensor(std::vector<int64_t>(17, 1), torch::kInt64), {17}),
+               gpt2::UsageError);  // longer than n_ctx 16
+}
+
 TEST(Model, CacheTokenByTokenEqualsFullForward) {
   GPT2 model(random_weights(tiny_hparams(), 3));
   torch::Tensor ids = ids_tensor(kRows);     // [3, 7]

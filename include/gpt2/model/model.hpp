@@ -78,6 +78,18 @@ class GPT2Impl : public torch::nn::Module {
   // norm and the projection tied to wte) of any of its rows: [N, C] -> logits [N, V].
   torch::Tensor forward_hidden(const torch::Tensor& ids);
   torch::Tensor head_logits(const torch::Tensor& x);
+  // head_logits into a preallocated out [N, V] float32 contiguous (on the model's device).
+  void head_logits_into(const torch::Tensor& x, torch::Tensor& out);
+
+  // forward_hidden of several sequences of different lengths in one pass, packed
+  // without padding: ids [N] int64, the sequences one after another, `lengths`
+  // (each >= 1, at most n_ctx) summing to N. Each sequence has positions 0..len-1
+  // and attends to itself only -> [N, C], the rows of forward_hidden(sequence)
+  // for each. On the CPU in float32 the attention is the packed causal kernel
+  // (kernels/attention.hpp: a sequence's numbers do not depend on its
+  // neighbours); elsewhere libtorch's ops per sequence. UsageError for bad ids
+  // or lengths.
+  torch::Tensor forward_hidden_packed(const torch::Tensor& ids, const std::vector<int64_t>& lengths);
 
   // An empty cache for `batch` rows and `capacity` positions (0: n_ctx), on the
   // model's device, of ModelOptions::kv_cache_type.
@@ -114,6 +126,8 @@ class GPT2Impl : public torch::nn::Module {
   void check_ids(const torch::Tensor& ids, int64_t past, int64_t capacity) const;
   // x: [B, T, C] -> [B, T, C]; K/V come from the cache when given, else from this pass.
   torch::Tensor run_blocks(torch::Tensor x, KVCache* cache, int64_t past) const;
+  // x: [N, C] packed sequences of `lengths` -> [N, C] (forward_hidden_packed).
+  torch::Tensor run_blocks_packed(torch::Tensor x, const std::vector<int64_t>& lengths) const;
   // x: [N, C] -> logits [N, V]
   torch::Tensor head(const torch::Tensor& x) const;
   // The fused batch-1..16 decode step on raw buffers: ids [B] (one new token

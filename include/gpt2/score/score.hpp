@@ -5,8 +5,9 @@
 // Long sequences are scored in windows by Hugging Face's "perplexity of
 // fixed-length models" rule (plan_windows). Each window is one full forward
 // pass without a cache (GPT2Impl::forward(ids), positions 0..T-1, the matrix
-// path); windows of many documents are batched together (right-padded: the
-// causal mask keeps padding from affecting real positions). The output head runs
+// path); windows of many documents (and of one long document) are packed into one
+// pass without padding (GPT2Impl::forward_hidden_packed: each window has its own
+// positions and attends to itself only). The output head runs
 // on the scored positions only, a few MiB of logits at a time: memory never holds a
 // batch's [B, T, V] logits, nor a document's.
 #pragma once
@@ -44,8 +45,8 @@ struct ScoreOptions {
   int64_t stride = 0;       // window start step; 0: window / 2 (at least 1)
   bool eot_prefix = true;   // S = [<|endoftext|>] + ids (else S = ids)
   int64_t top = 0;          // most likely alternatives kept per token
-  int64_t batch_tokens = 1024;  // padded tokens (rows x longest window) per forward pass; >= one window
-  TokenId eot_id = 50256;   // <|endoftext|> (the prefix, and the padding of short rows)
+  int64_t batch_tokens = 1024;  // window tokens packed into one forward pass (at least one window)
+  TokenId eot_id = 50256;   // <|endoftext|> (the prefix)
   // A forward pass holds the windows of one document only. Then a document's
   // numbers depend on nothing but the document (its windows are batched the
   // same way whatever was queued before it): shards of a corpus and a resumed
@@ -190,16 +191,21 @@ class Scorer {
   struct Analysis {
     torch::Tensor table, top_v, top_i;
   };
-  // Bytes of logits put through the output head (and analysed) at a time.
-  static constexpr int64_t kHeadChunkBytes = int64_t{8} << 20;
+  // Bytes of logits put through the output head (and analysed) at a time, into one
+  // reused buffer: fewer, larger head products (each product repacks the whole
+  // [V, C] weight: at 8 MiB, 41 rows, a 1,024-token window with 512 scored
+  // positions repacked it 13 times), and no fresh mapping per chunk.
+  static constexpr int64_t kHeadChunkBytes = int64_t{32} << 20;
 
   // Plans the windows of `d` that the tokens fed so far determine.
   void plan(Doc& d);
   // Drops the tokens of `d` before its next window (amortized: when they are most of it).
   static void trim(Doc& d);
   void run_batch();
-  // ids [B, T] of a batch; the scored positions as rows of its [B*T, C] hidden states and their targets.
-  Analysis analyse(const torch::Tensor& ids, const std::vector<int64_t>& rows, const std::vector<int64_t>& targets);
+  // ids [N] of a batch's windows packed with their lengths; the scored positions as rows of its
+  // [N, C] hidden states and their targets.
+  Analysis analyse(const torch::Tensor& ids, const std::vector<int64_t>& lengths, const std::vector<int64_t>& rows,
+                   const std::vector<int64_t>& targets);
 
   GPT2Impl& model_;
   GPT2Impl* reference_;
@@ -213,6 +219,7 @@ class Scorer {
   int64_t tokens_scored_ = 0, tokens_forwarded_ = 0;
   double seconds_ = 0;
   torch::Tensor exp_buf_, mask_buf_;  // [chunk, V] float32 / bool, reused by analyse()
+  torch::Tensor logits_buf_;          // [chunk, V] float32, the head's output, reused by analyse()
 };
 
 }  // namespace gpt2
