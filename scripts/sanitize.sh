@@ -36,7 +36,9 @@ built=$(date +%s)
 echo "sanitize: build took $((built - start)) s" >&2
 
 status=0
-ctest --test-dir "$ASAN_BUILD_DIR" --output-on-failure -j "$(nproc)" "$@" || status=1
+# package_deb is left out here: it packs these instrumented binaries and checks the
+# package's files, which the normal pass does for the real ones.
+ctest --test-dir "$ASAN_BUILD_DIR" --output-on-failure -j "$(nproc)" -LE '^package$' "$@" || status=1
 echo "sanitize: tests took $(( $(date +%s) - built )) s" >&2
 
 if compgen -G "$reports/report.*" >/dev/null; then
