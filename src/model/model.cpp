@@ -236,34 +236,24 @@ torch::Tensor GPT2Impl::forward_hidden(const torch::Tensor& ids) {
 }
 
 torch::Tensor GPT2Impl::run_blocks_packed(torch::Tensor x, const std::vector<int64_t>& lengths) const {
+  if (!x.device().is_cpu() || x.scalar_type() != torch::kFloat32) {
+    // Other devices and dtypes: each sequence through the ordinary blocks.
+    torch::Tensor out = torch::empty_like(x);  // [N, C]
+    int64_t r0 = 0;
+    for (int64_t T : lengths) {
+      out.narrow(0, r0, T).copy_(run_blocks(x.narrow(0, r0, T).unsqueeze(0), nullptr, 0).squeeze(0));  // [T, C]
+      r0 += T;
+    }
+    return out;
+  }
   const int64_t N = x.size(0), C = hp_.n_embd, H = hp_.n_head, D = hp_.head_dim();
-  const bool kernel = x.device().is_cpu() && x.scalar_type() == torch::kFloat32;
-  const double scale = 1.0 / std::sqrt(static_cast<double>(D));
   for (size_t l = 0; l < blocks_.size(); ++l) {
     const Block& b = blocks_[l];
     // --- attention, each sequence on its own rows ---
     torch::Tensor h = torch::layer_norm(x, {C}, b.ln_1_g, b.ln_1_b, kLayerNormEps);  // [N, C]
     const torch::Tensor qkv = b.attn(h).contiguous();                               // [N, 3C]
     torch::Tensor y = torch::empty({N, C}, x.options());                            // [N, C]
-    if (kernel) {
-      ops::causal_attention_packed(qkv.data_ptr<float>(), N, lengths, H, D, y.data_ptr<float>(),
-                                   ops::kernel_threads());
-    } else {
-      int64_t r0 = 0;
-      for (int64_t T : lengths) {
-        auto parts = qkv.narrow(0, r0, T).split(C, 1);                               // 3 x [T, C]
-        torch::Tensor q = parts[0].reshape({T, H, D}).transpose(0, 1);               // [H, T, D]
-        torch::Tensor k = parts[1].reshape({T, H, D}).transpose(0, 1);               // [H, T, D]
-        torch::Tensor v = parts[2].reshape({T, H, D}).transpose(0, 1);               // [H, T, D]
-        torch::Tensor att = torch::matmul(q, k.transpose(1, 2)).mul_(scale);       // [H, T, T]
-        if (T > 1)
-          att.masked_fill_(torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool).device(x.device())).triu(1),
-                           -std::numeric_limits<float>::infinity());
-        att = torch::softmax(att, -1);                                              // [H, T, T]
-        y.narrow(0, r0, T).copy_(torch::matmul(att, v).transpose(0, 1).reshape({T, C}));  // [T, C]
-        r0 += T;
-      }
-    }
+    ops::causal_attention_packed(qkv.data_ptr<float>(), N, lengths, H, D, y.data_ptr<float>(), ops::kernel_threads());
     x = x + b.attn_proj(y);                                                         // [N, C]
     // --- MLP ---
     h = torch::layer_norm(x, {C}, b.ln_2_g, b.ln_2_b, kLayerNormEps);              // [N, C]
