@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -58,6 +59,22 @@ DistributedEnv local_env(int rank, int world, int port) {
   e.master_port = port;
   e.launcher = "test";
   return e;
+}
+
+// Runs rank 1's body on a thread and rank 0's here; what each threw (empty: nothing).
+std::vector<std::string> run_two_ranks(const std::function<void(int)>& body) {
+  std::vector<std::string> errors(2);
+  auto rank_main = [&](int r) {
+    try {
+      body(r);
+    } catch (const std::exception& e) {
+      errors[static_cast<size_t>(r)] = e.what();
+    }
+  };
+  std::thread t1(rank_main, 1);
+  rank_main(0);
+  t1.join();
+  return errors;
 }
 
 }  // namespace
@@ -144,26 +161,19 @@ TEST(DataParallel, AveragesGradientsInBucketsSumsAndWaitsForRankZero) {
   for (size_t i = 0; i < params[0].size(); ++i)
     expected.push_back((params[0][i].grad().to(torch::kFloat64) + params[1][i].grad().to(torch::kFloat64)) / 2);
   std::vector<std::vector<double>> sums(2);
-  std::vector<std::string> shared(2), errors(2);
+  std::vector<std::string> shared(2);
   std::vector<int> solo_ran(2, 0);
-  auto rank_main = [&](int r) {
-    try {
-      DataParallel dp(local_env(r, 2, port), std::chrono::seconds(30), /*bucket_bytes=*/4096);  // several buckets
-      dp.average_gradients(params[r], 0);
-      sums[r] = dp.sum({1.5 * (r + 1), static_cast<double>(r)}, 0);
-      dp.root_only("a slow job", [&] {
-        std::this_thread::sleep_for(std::chrono::milliseconds(600));  // longer than a heartbeat
-        solo_ran[r] = 1;
-      });
-      shared[r] = dp.share_from_root("k", r == 0 ? "from-0" : "from-1");
-      dp.finish();
-    } catch (const std::exception& e) {
-      errors[r] = e.what();
-    }
-  };
-  std::thread t1(rank_main, 1);
-  rank_main(0);
-  t1.join();
+  const auto errors = run_two_ranks([&](int r) {
+    DataParallel dp(local_env(r, 2, port), std::chrono::seconds(30), /*bucket_bytes=*/4096);  // several buckets
+    dp.average_gradients(params[r], 0);
+    sums[r] = dp.sum({1.5 * (r + 1), static_cast<double>(r)}, 0);
+    dp.root_only("a slow job", [&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(600));  // longer than a heartbeat
+      solo_ran[r] = 1;
+    });
+    shared[r] = dp.share_from_root("k", r == 0 ? "from-0" : "from-1");
+    dp.finish();
+  });
   ASSERT_EQ(errors[0], "");
   ASSERT_EQ(errors[1], "");
   for (int r = 0; r < 2; ++r) {
@@ -228,22 +238,14 @@ TEST(DataParallelFinetune, TwoRanksOfBatchOneEqualOneRankOfBatchTwo) {
 
   const int port = free_port();
   std::vector<gpt2::FinetuneResult> res(2);
-  std::vector<std::string> errors(2);
-  auto rank_main = [&](int r) {
+  const auto errors = run_two_ranks([&](int r) {
     auto o = gpt2::test::tiny_finetune(base, data, dir / "two", steps);
     o.batch = 1;
     o.dist = local_env(r, 2, port);
     o.dist_timeout_s = 60;
     gpt2::test::QuietObserver q;
-    try {
-      res[r] = gpt2::finetune(o, q);
-    } catch (const std::exception& e) {
-      errors[r] = e.what();
-    }
-  };
-  std::thread t1(rank_main, 1);
-  rank_main(0);
-  t1.join();
+    res[r] = gpt2::finetune(o, q);
+  });
   ASSERT_EQ(errors[0], "");
   ASSERT_EQ(errors[1], "");
   EXPECT_EQ(res[0].rank, 0);
